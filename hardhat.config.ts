@@ -48,7 +48,7 @@ const config: HardhatUserConfig = {
     outputFile: process.env.REPORT_GAS_FILE,
     noColors: Boolean(process.env.REPORT_GAS_FILE),
   },
-  mocha: { timeout: 120_000 },
+  mocha: { timeout: 120_000, reporter: require.resolve("./scripts/mocha-reporter.cjs") },
 };
 
 export default config;
