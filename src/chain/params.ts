@@ -1,16 +1,68 @@
 /**
  * Deployment parameters of each network, in one place. Deploy scripts, the demo and the
  * tests read them from here; a network without an entry uses `default`.
+ * Token amounts are in whole tokens (18 decimals are added by `tokens()`).
  */
+export interface EscrowParams {
+  /** period length in seconds */
+  readonly periodLength: number;
+  /** a new or increased lock lasts at least this many periods */
+  readonly minLockPeriods: number;
+  /** an operator stays bonded at least this many periods before it can change */
+  readonly minBondingPeriods: number;
+  /** s0: the issuance of one period while the reserve is full, in whole tokens */
+  readonly issuancePerPeriodTokens: bigint;
+  /** lock coefficient (k1 + min(D, kmax)) / k2, D = remaining lock in periods */
+  readonly k1: number;
+  readonly k2: number;
+  readonly kmax: number;
+  /** smallest and largest locked stake, in whole tokens (governed; these are the initial values) */
+  readonly minStakeTokens: bigint;
+  readonly maxStakeTokens: bigint;
+  /** locked stake per policy share a node may hold, in whole tokens (governed) */
+  readonly stakePerShareTokens: bigint;
+}
+
 export interface DeployParams {
   /** whole token supply, in whole tokens (18 decimals are added) */
   readonly maxSupplyTokens: bigint;
+  /** the part of the supply moved into the StakingEscrow as the reward reserve (Smax − S0) */
+  readonly rewardReserveTokens: bigint;
+  readonly escrow: EscrowParams;
 }
 
+const DAY = 86_400;
+
+/**
+ * NuCypher's figures (3.885e9 maximum supply, 1e9 initial supply, k1 = 365, k2 = 730,
+ * kmax = 365 with daily periods, 15 000 minimum stake, 30-day minimum lock, 7-day minimum
+ * bonding). s0 = 2.74e6 tokens a day gives an issuance that halves about every two years
+ * (ln 2 · reserve / s0 ≈ 730 periods), as NuCypher's did.
+ */
 const params: Record<string, DeployParams> = {
-  default: { maxSupplyTokens: 3_885_390_081n },
+  default: {
+    maxSupplyTokens: 3_885_390_081n,
+    rewardReserveTokens: 2_885_390_081n,
+    escrow: {
+      periodLength: DAY,
+      minLockPeriods: 30,
+      minBondingPeriods: 7,
+      issuancePerPeriodTokens: 2_740_000n,
+      k1: 365,
+      k2: 730,
+      kmax: 365,
+      minStakeTokens: 15_000n,
+      maxStakeTokens: 4_000_000n,
+      stakePerShareTokens: 100n,
+    },
+  },
 };
 
 export function deployParams(network: string): DeployParams {
   return params[network] ?? params.default;
+}
+
+/** Whole tokens to the smallest unit (18 decimals). */
+export function tokens(whole: bigint): bigint {
+  return whole * 10n ** 18n;
 }

@@ -1,20 +1,38 @@
 import { expect } from "chai";
 import { deployments, ethers, getNamedAccounts } from "hardhat";
-import { parseUnits } from "ethers";
-import { deployParams } from "../../src/chain/params";
-import { NKMSToken__factory } from "../../typechain-types";
+import { deployParams, tokens } from "../../src/chain/params";
+import { NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
 
 describe("deployment (hardhat-deploy, in-process network)", () => {
-  it("deploys the NKMS token with the whole configured supply held by the deployer", async () => {
+  it("deploys the token and the escrow, with the reward reserve moved into the escrow", async () => {
     await deployments.fixture(["core"]);
     const { deployer } = await getNamedAccounts();
-    const record = await deployments.get("NKMSToken");
-    const token = NKMSToken__factory.connect(record.address, await ethers.getSigner(deployer));
-    const supply = parseUnits(deployParams("hardhat").maxSupplyTokens.toString(), 18);
+    const signer = await ethers.getSigner(deployer);
+    const params = deployParams("hardhat");
+    const token = NKMSToken__factory.connect((await deployments.get("NKMSToken")).address, signer);
+    const escrow = StakingEscrow__factory.connect((await deployments.get("StakingEscrow")).address, signer);
+    const supply = tokens(params.maxSupplyTokens);
+    const reserve = tokens(params.rewardReserveTokens);
     expect(await token.maxSupply()).to.equal(supply);
     expect(await token.totalSupply()).to.equal(supply);
-    expect(await token.balanceOf(deployer)).to.equal(supply);
     expect(await token.symbol()).to.equal("NKMS");
+    expect(await token.balanceOf(escrow)).to.equal(reserve);
+    expect(await token.balanceOf(deployer)).to.equal(supply - reserve);
+    expect(await escrow.rewardReserve()).to.equal(reserve);
+    expect(await escrow.owner()).to.equal(deployer);
+    expect(await escrow.token()).to.equal(await token.getAddress());
+    expect(await escrow.periodLength()).to.equal(BigInt(params.escrow.periodLength));
+    expect(await escrow.minStake()).to.equal(tokens(params.escrow.minStakeTokens));
+  });
+
+  it("is idempotent: a second run leaves the reserve as it was", async () => {
+    await deployments.fixture(["core"]);
+    await deployments.run(["core"], { resetMemory: false, deletePreviousDeployments: false });
+    const escrow = await deployments.get("StakingEscrow");
+    const token = NKMSToken__factory.connect((await deployments.get("NKMSToken")).address, ethers.provider);
+    expect(await token.balanceOf(escrow.address)).to.equal(
+      tokens(deployParams("hardhat").rewardReserveTokens),
+    );
   });
 
   it("refuses a zero supply or a zero holder", async () => {
