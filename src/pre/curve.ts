@@ -1,0 +1,353 @@
+/**
+ * secp256k1 points and scalars behind two interchangeable backends:
+ *
+ * - `noble`: @noble/curves, pure TypeScript (browsers, anywhere);
+ * - `native`: libsecp256k1 through the `secp256k1` package's Node binding.
+ *
+ * Both give identical results. Operations on secret scalars (`mul`, `mulBase`) are
+ * constant-time point multiplications in both (noble's `multiply`, libsecp256k1's
+ * `ecmult_const`/`ecmult_gen`); `mulAddPublic` and `msmPublic` are variable-time and only
+ * ever called on public data (proof verification). Scalar arithmetic mod n uses bigint,
+ * like noble itself: JavaScript gives no constant-time guarantee for bigint operations.
+ *
+ * A `CurvePoint` is immutable and keeps whichever encodings have been computed (33-byte
+ * compressed, 65-byte uncompressed for libsecp256k1, a noble projective point), so points
+ * stay valid when the backend changes. The identity point is a first-class value here even
+ * though libsecp256k1 cannot represent it: sums and products that reach it return
+ * `CurvePoint.IDENTITY`, and only its serialization is an error.
+ */
+import { secp256k1, secp256k1_hasher } from "@noble/curves/secp256k1.js";
+import { mulAddUnsafe, pippenger } from "@noble/curves/abstract/curve.js";
+import type { WeierstrassPoint } from "@noble/curves/abstract/weierstrass.js";
+import { bytesToNumberBE, equalBytes, numberToBytesBE } from "@noble/curves/utils.js";
+import { randomBytes } from "@noble/hashes/utils.js";
+import { PreError } from "./errors";
+
+type NoblePoint = WeierstrassPoint<bigint>;
+const NoblePointCons = secp256k1.Point;
+
+/** the order of the secp256k1 group */
+export const ORDER: bigint = NoblePointCons.Fn.ORDER;
+
+// ---------------------------------------------------------------------------------------
+// scalars (bigint in [0, n))
+
+export function modN(a: bigint): bigint {
+  const r = a % ORDER;
+  return r < 0n ? r + ORDER : r;
+}
+
+export function scalarToBytes(k: bigint): Uint8Array {
+  return numberToBytesBE(k, 32);
+}
+
+/** 32 big-endian bytes to a scalar; values ≥ n are rejected, not reduced */
+export function scalarFromBytes(bytes: Uint8Array, what: string): bigint {
+  if (bytes.length !== 32)
+    throw new PreError("INVALID_LENGTH", `${what}: expected 32 bytes, got ${bytes.length}`);
+  const k = bytesToNumberBE(bytes);
+  if (k >= ORDER) throw new PreError("INVALID_SCALAR", `${what}: scalar is not below the group order`);
+  return k;
+}
+
+/** a uniformly random scalar in [1, n) */
+export function randomNonZeroScalar(): bigint {
+  // 64 bytes reduced mod n−1: bias below 2^-250
+  return (bytesToNumberBE(randomBytes(64)) % (ORDER - 1n)) + 1n;
+}
+
+/** a·b⁻¹ style inversion by Fermat's little theorem (fixed exponent, no secret branches) */
+export function invertScalar(a: bigint): bigint {
+  if (a === 0n) throw new PreError("INVALID_SCALAR", "zero has no inverse");
+  return NoblePointCons.Fn.pow(a, ORDER - 2n);
+}
+
+/** inverts every element with one field inversion (Montgomery's trick) */
+export function invertScalars(values: readonly bigint[]): bigint[] {
+  const prefix: bigint[] = [];
+  let acc = 1n;
+  for (const v of values) {
+    if (v === 0n) throw new PreError("INVALID_SCALAR", "zero has no inverse");
+    prefix.push(acc);
+    acc = modN(acc * v);
+  }
+  let inv = invertScalar(acc);
+  const out = new Array<bigint>(values.length);
+  for (let i = values.length - 1; i >= 0; i--) {
+    out[i] = modN(inv * prefix[i]);
+    inv = modN(inv * values[i]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// points
+
+export class CurvePoint {
+  /** the point at infinity; it has no 33-byte encoding */
+  static readonly IDENTITY = new CurvePoint(true);
+
+  private compressedBytes?: Uint8Array;
+  private uncompressedBytes?: Uint8Array;
+  private noblePoint?: NoblePoint;
+
+  private constructor(readonly isIdentity: boolean) {}
+
+  /** @internal trusted: the caller guarantees a valid 65-byte encoding */
+  static fromUncompressed(bytes: Uint8Array): CurvePoint {
+    const p = new CurvePoint(false);
+    p.uncompressedBytes = bytes;
+    return p;
+  }
+
+  /** @internal */
+  static fromNoble(point: NoblePoint): CurvePoint {
+    if (point.is0()) return CurvePoint.IDENTITY;
+    const p = new CurvePoint(false);
+    p.noblePoint = point;
+    return p;
+  }
+
+  /** a 33-byte compressed SEC1 point; anything else (including identity) is an INVALID_POINT */
+  static fromBytes(bytes: Uint8Array, what = "point"): CurvePoint {
+    if (!(bytes instanceof Uint8Array) || bytes.length !== 33) {
+      throw new PreError("INVALID_LENGTH", `${what}: expected 33 bytes, got ${bytes?.length}`);
+    }
+    if (bytes[0] !== 2 && bytes[0] !== 3)
+      throw new PreError("INVALID_POINT", `${what}: not a compressed point`);
+    const p = currentBackend().decompress(bytes);
+    if (!p) throw new PreError("INVALID_POINT", `${what}: not on the curve`);
+    return p;
+  }
+
+  toBytes(): Uint8Array {
+    if (this.compressedBytes) return this.compressedBytes;
+    if (this.isIdentity) throw new PreError("INVALID_POINT", "the identity point has no 33-byte encoding");
+    if (this.uncompressedBytes) {
+      const u = this.uncompressedBytes;
+      const c = new Uint8Array(33);
+      c[0] = 2 + (u[64] & 1);
+      c.set(u.subarray(1, 33), 1);
+      this.compressedBytes = c;
+    } else {
+      this.compressedBytes = this.noblePoint!.toBytes(true);
+    }
+    return this.compressedBytes;
+  }
+
+  /** @internal 65-byte form for libsecp256k1 (not defined for identity) */
+  uncompressed(): Uint8Array {
+    if (!this.uncompressedBytes) {
+      if (this.noblePoint) this.uncompressedBytes = this.noblePoint.toBytes(false);
+      else if (native) this.uncompressedBytes = native.publicKeyConvert(this.compressedBytes!, false);
+      else this.uncompressedBytes = NoblePointCons.fromBytes(this.compressedBytes!).toBytes(false);
+    }
+    return this.uncompressedBytes;
+  }
+
+  /** @internal */
+  noble(): NoblePoint {
+    if (!this.noblePoint) {
+      if (this.isIdentity) this.noblePoint = NoblePointCons.ZERO;
+      else this.noblePoint = NoblePointCons.fromBytes(this.uncompressedBytes ?? this.compressedBytes!);
+    }
+    return this.noblePoint;
+  }
+
+  equals(other: CurvePoint): boolean {
+    if (this.isIdentity || other.isIdentity) return this.isIdentity === other.isIdentity;
+    if (this.noblePoint && other.noblePoint) return this.noblePoint.equals(other.noblePoint);
+    return equalBytes(this.toBytes(), other.toBytes());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// backends
+
+export type BackendName = "noble" | "native";
+
+export interface CurveBackend {
+  readonly name: BackendName;
+  /** parses 33 compressed bytes (prefix already checked); undefined when not on the curve */
+  decompress(bytes: Uint8Array): CurvePoint | undefined;
+  /** k·G, constant-time */
+  mulBase(k: bigint): CurvePoint;
+  /** k·P, constant-time */
+  mul(p: CurvePoint, k: bigint): CurvePoint;
+  add(p: CurvePoint, q: CurvePoint): CurvePoint;
+  /** a·P + b·Q; variable-time: public inputs only */
+  mulAddPublic(p: CurvePoint, a: bigint, q: CurvePoint, b: bigint): CurvePoint;
+  /** Σ kᵢ·Pᵢ; variable-time: public inputs only */
+  msmPublic(points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint;
+  /** ECDSA over a 32-byte digest, low-s, RFC 6979 nonce hedged with fresh randomness */
+  sign(digest: Uint8Array, sk: bigint): Uint8Array;
+  /** ECDSA verification; rejects high-s signatures */
+  verify(signature: Uint8Array, digest: Uint8Array, pk: CurvePoint): boolean;
+}
+
+const nobleBackend: CurveBackend = {
+  name: "noble",
+  decompress(bytes) {
+    let p: NoblePoint;
+    try {
+      p = NoblePointCons.fromBytes(bytes);
+    } catch {
+      return undefined;
+    }
+    return CurvePoint.fromNoble(p);
+  },
+  mulBase(k) {
+    return k === 0n ? CurvePoint.IDENTITY : CurvePoint.fromNoble(NoblePointCons.BASE.multiply(k));
+  },
+  mul(p, k) {
+    if (p.isIdentity || k === 0n) return CurvePoint.IDENTITY;
+    return CurvePoint.fromNoble(p.noble().multiply(k));
+  },
+  add(p, q) {
+    return CurvePoint.fromNoble(p.noble().add(q.noble()));
+  },
+  mulAddPublic(p, a, q, b) {
+    return CurvePoint.fromNoble(mulAddUnsafe(NoblePointCons, [p.noble(), q.noble()], [a, b]));
+  },
+  msmPublic(points, scalars) {
+    return CurvePoint.fromNoble(
+      pippenger(
+        NoblePointCons,
+        points.map((p) => p.noble()),
+        [...scalars],
+      ),
+    );
+  },
+  sign(digest, sk) {
+    return secp256k1.sign(digest, scalarToBytes(sk), { prehash: false, lowS: true, extraEntropy: true });
+  },
+  verify(signature, digest, pk) {
+    try {
+      return secp256k1.verify(signature, digest, pk.toBytes(), { prehash: false, lowS: true });
+    } catch {
+      return false;
+    }
+  },
+};
+
+type NativeSecp256k1 = typeof import("secp256k1");
+
+function loadNative(): NativeSecp256k1 | undefined {
+  try {
+    // the binding itself, not the package index (which silently falls back to elliptic.js)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("secp256k1/bindings.js") as NativeSecp256k1;
+  } catch {
+    return undefined;
+  }
+}
+
+const native = loadNative();
+
+function nativeBackend(lib: NativeSecp256k1): CurveBackend {
+  const mul = (p: CurvePoint, k: bigint): CurvePoint => {
+    if (p.isIdentity || k === 0n) return CurvePoint.IDENTITY;
+    return CurvePoint.fromUncompressed(lib.publicKeyTweakMul(p.uncompressed(), scalarToBytes(k), false));
+  };
+  const add = (p: CurvePoint, q: CurvePoint): CurvePoint => {
+    if (p.isIdentity) return q;
+    if (q.isIdentity) return p;
+    const pu = p.uncompressed();
+    const qu = q.uncompressed();
+    // libsecp256k1 cannot return the identity: P + (−P) is decided here
+    if (equalBytes(pu.subarray(1, 33), qu.subarray(1, 33)) && !equalBytes(pu, qu)) return CurvePoint.IDENTITY;
+    return CurvePoint.fromUncompressed(lib.publicKeyCombine([pu, qu], false));
+  };
+  return {
+    name: "native",
+    decompress(bytes) {
+      try {
+        const p = CurvePoint.fromUncompressed(lib.publicKeyConvert(bytes, false));
+        return p;
+      } catch {
+        return undefined;
+      }
+    },
+    mulBase(k) {
+      return k === 0n
+        ? CurvePoint.IDENTITY
+        : CurvePoint.fromUncompressed(lib.publicKeyCreate(scalarToBytes(k), false));
+    },
+    mul,
+    add,
+    mulAddPublic(p, a, q, b) {
+      return add(mul(p, a), mul(q, b));
+    },
+    msmPublic(points, scalars) {
+      let acc = CurvePoint.IDENTITY;
+      for (let i = 0; i < points.length; i++) acc = add(acc, mul(points[i], scalars[i]));
+      return acc;
+    },
+    sign(digest, sk) {
+      return lib.ecdsaSign(digest, scalarToBytes(sk), { data: randomBytes(32) }).signature;
+    },
+    verify(signature, digest, pk) {
+      try {
+        return lib.ecdsaVerify(signature, digest, pk.uncompressed());
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+const backends: Partial<Record<BackendName, CurveBackend>> = {
+  noble: nobleBackend,
+  ...(native ? { native: nativeBackend(native) } : {}),
+};
+
+function initialBackend(): CurveBackend {
+  const requested = typeof process !== "undefined" ? process.env?.NKMS_PRE_BACKEND : undefined;
+  if (requested === "noble" || requested === "native") {
+    const b = backends[requested];
+    if (b) return b;
+    throw new PreError("BACKEND_UNAVAILABLE", `NKMS_PRE_BACKEND=${requested} but that backend did not load`);
+  }
+  return backends.native ?? nobleBackend;
+}
+
+let active: CurveBackend = initialBackend();
+
+/** @internal */
+export function currentBackend(): CurveBackend {
+  return active;
+}
+
+/**
+ * Selects the curve backend for all later operations. `native` needs the libsecp256k1
+ * binding of the `secp256k1` package to have loaded (Node on a supported platform).
+ */
+export function setBackend(name: BackendName): void {
+  const b = backends[name];
+  if (!b) throw new PreError("BACKEND_UNAVAILABLE", `backend "${name}" is not available here`);
+  active = b;
+}
+
+/** the backend in use: `native` by default when the binding loads, else `noble` (env NKMS_PRE_BACKEND overrides) */
+export function getBackend(): BackendName {
+  return active.name;
+}
+
+/** the backends that loaded in this environment */
+export function availableBackends(): BackendName[] {
+  return (Object.keys(backends) as BackendName[]).filter((n) => backends[n]);
+}
+
+// ---------------------------------------------------------------------------------------
+// fixed points
+
+/** U = hash_to_curve(secp256k1_XMD:SHA-256_SSWU_RO_, "POINT_U", DST "PARAMETERS"), computed once */
+export const POINT_U: CurvePoint = (() => {
+  const msg = new TextEncoder().encode("POINT_U");
+  const u = secp256k1_hasher.hashToCurve(msg, { DST: "PARAMETERS" }) as NoblePoint;
+  // a window table for noble's fixed-base multiplications by U
+  u.precompute(8, false);
+  return CurvePoint.fromNoble(u);
+})();
+
+export const GENERATOR: CurvePoint = CurvePoint.fromNoble(NoblePointCons.BASE);

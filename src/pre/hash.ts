@@ -1,0 +1,60 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToNumberBE } from "@noble/curves/utils.js";
+import { ORDER, type CurvePoint } from "./curve";
+
+const encoder = new TextEncoder();
+
+/** SHA-256(u32be(len(tag)) ‖ tag ‖ parts…), the reference's domain-separated digest */
+export function taggedDigest(tag: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  const h = sha256.create();
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, tag.length, false);
+  h.update(len).update(tag);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** a digest as a non-zero scalar: (d mod (n−1)) + 1 */
+export function digestToNonZeroScalar(digest: Uint8Array): bigint {
+  return (bytesToNumberBE(digest) % (ORDER - 1n)) + 1n;
+}
+
+export function hashToScalar(tag: Uint8Array, parts: readonly Uint8Array[]): bigint {
+  return digestToNonZeroScalar(taggedDigest(tag, parts));
+}
+
+const TAG_POLYNOMIAL_ARG = encoder.encode("POLYNOMIAL_ARG");
+const TAG_SHARED_SECRET = encoder.encode("SHARED_SECRET");
+const TAG_CAPSULE_POINTS = encoder.encode("CAPSULE_POINTS");
+const TAG_CFRAG_VERIFICATION = encoder.encode("CFRAG_VERIFICATION");
+
+export function hashCapsulePoints(e: CurvePoint, v: CurvePoint): bigint {
+  return hashToScalar(TAG_CAPSULE_POINTS, [e.toBytes(), v.toBytes()]);
+}
+
+/** d = H(precursor, receiving key, DH point): makes Umbral non-interactive */
+export function hashToSharedSecret(precursor: CurvePoint, receivingPk: CurvePoint, dh: CurvePoint): bigint {
+  return hashToScalar(TAG_SHARED_SECRET, [precursor.toBytes(), receivingPk.toBytes(), dh.toBytes()]);
+}
+
+/** the Shamir x-coordinate of a kfrag */
+export function hashToPolynomialArg(
+  precursor: CurvePoint,
+  receivingPk: CurvePoint,
+  dh: CurvePoint,
+  kfragId: Uint8Array,
+): bigint {
+  return hashToScalar(TAG_POLYNOMIAL_ARG, [
+    precursor.toBytes(),
+    receivingPk.toBytes(),
+    dh.toBytes(),
+    kfragId,
+  ]);
+}
+
+export function hashToCFragVerification(points: readonly CurvePoint[]): bigint {
+  return hashToScalar(
+    TAG_CFRAG_VERIFICATION,
+    points.map((p) => p.toBytes()),
+  );
+}
