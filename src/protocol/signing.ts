@@ -1,0 +1,102 @@
+/**
+ * Signing and verifying protocol messages. Owners and recipients sign with their Umbral
+ * signer (ECDSA over SHA-256 of the signing payload, 64-byte r‖s); nodes sign with their
+ * operator key over keccak256 of the payload (65-byte r‖s‖v, v ∈ {27, 28}), so a contract can
+ * `ecrecover` a node's signature.
+ */
+import {
+  computeAddress,
+  getAddress,
+  getBytes,
+  hexlify,
+  keccak256,
+  recoverAddress,
+  Signature as EthSignature,
+} from "ethers";
+import secp256k1 from "secp256k1";
+import { PublicKey, Signature, Signer } from "../pre";
+import { encode, signingPayload, type MessageType } from "./codec";
+import { BadSignatureError } from "./errors";
+
+/** keccak256 of the full encoding: the identity of a message (receipts and logs point to it). */
+export function messageHash<T>(type: MessageType<T>, value: T): Uint8Array {
+  return getBytes(keccak256(encode(type, value)));
+}
+
+/** The digest an operator signature of this message is made over. */
+export function operatorDigest<T>(type: MessageType<T>, value: T): Uint8Array {
+  return getBytes(keccak256(signingPayload(type, value)));
+}
+
+/** A node's operator key held in memory; signs with libsecp256k1. */
+export class OperatorKey {
+  readonly address: string;
+  readonly publicKey: Uint8Array;
+  private readonly secret: Uint8Array;
+
+  constructor(privateKey: Uint8Array) {
+    if (privateKey.length !== 32 || !secp256k1.privateKeyVerify(privateKey)) {
+      throw new TypeError("operator key must be a valid 32-byte secp256k1 secret");
+    }
+    this.secret = Uint8Array.from(privateKey);
+    this.publicKey = secp256k1.publicKeyCreate(this.secret, true);
+    this.address = computeAddress(hexlify(this.publicKey));
+  }
+
+  /** 65 bytes r‖s‖v (v = 27 + recovery id) over a 32-byte digest. */
+  signDigest(digest: Uint8Array): Uint8Array {
+    const { signature, recid } = secp256k1.ecdsaSign(digest, this.secret);
+    const out = new Uint8Array(65);
+    out.set(signature, 0);
+    out[64] = 27 + recid;
+    return out;
+  }
+
+  /** Fills `value.signature` (the type's signature field) and returns the signed message. */
+  sign<T>(type: MessageType<T>, value: Omit<T, "signature">): T {
+    const unsigned = { ...value, signature: new Uint8Array(65) } as T;
+    return { ...unsigned, signature: this.signDigest(operatorDigest(type, unsigned)) };
+  }
+}
+
+/** The address that signed this operator-signed message; BadSignatureError if none can. */
+export function recoverOperator<T extends { signature: Uint8Array }>(type: MessageType<T>, value: T): string {
+  try {
+    return recoverAddress(operatorDigest(type, value), EthSignature.from(hexlify(value.signature)));
+  } catch {
+    throw new BadSignatureError(type.name, "malformed operator signature");
+  }
+}
+
+/** Checks that `expectedOperator` signed this message. */
+export function verifyOperator<T extends { signature: Uint8Array }>(
+  type: MessageType<T>,
+  value: T,
+  expectedOperator: string,
+): void {
+  if (recoverOperator(type, value) !== getAddress(expectedOperator)) {
+    throw new BadSignatureError(type.name, `not signed by operator ${expectedOperator}`);
+  }
+}
+
+/** Signs with an Umbral signer (owner or recipient). */
+export function signUmbral<T>(type: MessageType<T>, value: Omit<T, "signature">, signer: Signer): T {
+  const unsigned = { ...value, signature: new Uint8Array(64) } as T;
+  return { ...unsigned, signature: signer.sign(signingPayload(type, unsigned)).toBEBytes() };
+}
+
+/** Checks an Umbral signature of this message against a compressed verifying key. */
+export function verifyUmbral<T extends { signature: Uint8Array }>(
+  type: MessageType<T>,
+  value: T,
+  verifyingKey: Uint8Array,
+): void {
+  let ok = false;
+  try {
+    const key = PublicKey.fromCompressedBytes(verifyingKey);
+    ok = Signature.fromBEBytes(value.signature).verify(key, signingPayload(type, value));
+  } catch {
+    throw new BadSignatureError(type.name, "malformed signature or verifying key");
+  }
+  if (!ok) throw new BadSignatureError(type.name, "signature does not match the verifying key");
+}

@@ -1,0 +1,307 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { getBytes, keccak256, Wallet } from "ethers";
+import { SecretKey, Signer } from "../../src/pre";
+import { decode, encode, signingPayload, typeOf } from "../../src/protocol/codec";
+import { ProtocolError } from "../../src/protocol/errors";
+import {
+  AccessLog,
+  AccessLogEntry,
+  AccessLogRequest,
+  NodeMetadata,
+  PolicyShare,
+  ReencryptionRequest,
+  ReencryptionResponse,
+  RevocationAck,
+  RevocationOrder,
+  ShareReceipt,
+} from "../../src/protocol/messages";
+import {
+  OperatorKey,
+  recoverOperator,
+  signUmbral,
+  verifyOperator,
+  verifyUmbral,
+} from "../../src/protocol/signing";
+
+const bytes = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
+const node = Wallet.createRandom().address;
+const operator = new OperatorKey(getBytes(Wallet.createRandom().privateKey));
+const owner = SecretKey.random();
+const ownerSigner = new Signer(owner);
+const ownerKey = owner.publicKey().toCompressedBytes();
+
+function expectCode(fn: () => unknown, code: string): void {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).to.be.instanceOf(ProtocolError);
+    expect((error as ProtocolError).code).to.equal(code);
+    return;
+  }
+  expect.fail(`expected a ProtocolError ${code}`);
+}
+
+/** One signed example of every message type. */
+function examples() {
+  const policyId = bytes(16, 1);
+  return [
+    {
+      type: NodeMetadata,
+      value: operator.sign(NodeMetadata, {
+        chainId: 31337n,
+        staker: node,
+        operator: operator.address,
+        verifyingKey: operator.publicKey,
+        encryptingKey: ownerKey,
+        tlsFingerprint: bytes(32),
+        url: "https://node.example:9151",
+        softwareVersion: "nkms-node/0.1.0",
+        timestamp: 1_700_000_000_000n,
+      }),
+    },
+    {
+      type: PolicyShare,
+      value: signUmbral(
+        PolicyShare,
+        {
+          policyId,
+          node,
+          ownerVerifyingKey: ownerKey,
+          delegatingKey: ownerKey,
+          recipientVerifyingKey: ownerKey,
+          kfragCapsule: bytes(105),
+          kfragCiphertext: bytes(350),
+        },
+        ownerSigner,
+      ),
+    },
+    {
+      type: ShareReceipt,
+      value: operator.sign(ShareReceipt, {
+        policyId,
+        node,
+        shareHash: bytes(32, 2),
+        kfragId: bytes(32, 3),
+        commitmentHash: bytes(32, 4),
+        storedAt: 5n,
+      }),
+    },
+    {
+      type: ReencryptionRequest,
+      value: signUmbral(
+        ReencryptionRequest,
+        {
+          policyId,
+          node,
+          recipientVerifyingKey: ownerKey,
+          nonce: bytes(16, 9),
+          issuedAt: 1n,
+          capsules: [bytes(105, 1), bytes(105, 2)],
+        },
+        ownerSigner,
+      ),
+    },
+    {
+      type: ReencryptionResponse,
+      value: operator.sign(ReencryptionResponse, {
+        policyId,
+        node,
+        requestHash: bytes(32),
+        accessLogEntryHash: bytes(32, 1),
+        cfrags: [bytes(381)],
+        bindingSignatures: [bytes(65)],
+      }),
+    },
+    {
+      type: RevocationOrder,
+      value: signUmbral(RevocationOrder, { policyId, node, issuedAt: 2n }, ownerSigner),
+    },
+    {
+      type: RevocationAck,
+      value: operator.sign(RevocationAck, { policyId, node, orderHash: bytes(32), revokedAt: 3n }),
+    },
+    {
+      type: AccessLogEntry,
+      value: operator.sign(AccessLogEntry, {
+        policyId,
+        node,
+        sequence: 0n,
+        previousHash: bytes(32, 0),
+        requesterVerifyingKey: ownerKey,
+        requestHash: bytes(32),
+        capsuleHashes: [bytes(32, 5)],
+        servedAt: 4n,
+      }),
+    },
+    {
+      type: AccessLogRequest,
+      value: signUmbral(
+        AccessLogRequest,
+        { policyId, node, fromSequence: 0n, nonce: bytes(16), issuedAt: 6n },
+        ownerSigner,
+      ),
+    },
+    {
+      type: AccessLog,
+      value: operator.sign(AccessLog, { policyId, node, entries: [bytes(10)], more: 0 }),
+    },
+  ] as const;
+}
+
+describe("protocol messages", () => {
+  for (const { type, value } of examples()) {
+    describe(type.name, () => {
+      const wire = encode(type as never, value as never);
+
+      it("round-trips through encode and decode", () => {
+        expect(decode(type as never, wire)).to.deep.equal(value);
+        expect(typeOf(wire).name).to.equal(type.name);
+      });
+
+      it("refuses every truncation with TRUNCATED", () => {
+        for (let cut = 0; cut < wire.length; cut++)
+          expectCode(() => decode(type as never, wire.subarray(0, cut)), "TRUNCATED");
+      });
+
+      it("refuses trailing bytes", () => {
+        expectCode(() => decode(type as never, Buffer.concat([wire, Buffer.from([0])])), "TRAILING_BYTES");
+      });
+
+      it("refuses a newer major version and accepts a newer minor one", () => {
+        const major = Uint8Array.from(wire);
+        major[2] += 1;
+        expectCode(() => decode(type as never, major), "UNSUPPORTED_VERSION");
+        const minor = Uint8Array.from(wire);
+        minor[3] += 1;
+        expect(decode(type as never, minor)).to.deep.equal(value);
+      });
+
+      it("refuses unknown and other message types", () => {
+        const unknown = Uint8Array.from(wire);
+        unknown[0] = 0xff;
+        expectCode(() => decode(type as never, unknown), "UNKNOWN_TYPE");
+        const other = Uint8Array.from(wire);
+        other[1] = type.tag === 1 ? 2 : 1;
+        expectCode(() => decode(type as never, other), "UNEXPECTED_TYPE");
+      });
+
+      it("has a signature that breaks when any signed byte changes", () => {
+        const signed = value as { signature: Uint8Array };
+        const check = (candidate: typeof signed) =>
+          signed.signature.length === 65
+            ? verifyOperator(type as never, candidate as never, operator.address)
+            : verifyUmbral(type as never, candidate as never, ownerKey);
+        check(signed);
+        // flip one byte in each field region (header excluded: it changes the type or version)
+        const sigStart = wire.length - signed.signature.length;
+        for (let i = 4; i < sigStart; i += 7) {
+          const tampered = Uint8Array.from(wire);
+          tampered[i] ^= 0x01;
+          let decoded: typeof signed;
+          try {
+            decoded = decode(type as never, tampered) as typeof signed;
+          } catch (error) {
+            expect(error).to.be.instanceOf(ProtocolError);
+            continue;
+          }
+          expectCode(() => check(decoded), "BAD_SIGNATURE");
+        }
+      });
+    });
+  }
+
+  it("domain-separates signatures: a signature over the bare encoding does not verify", () => {
+    const order = { policyId: bytes(16), node, issuedAt: 1n, signature: new Uint8Array(64) };
+    const bare = encode(RevocationOrder, order).subarray(0, -64);
+    const forged = { ...order, signature: ownerSigner.sign(bare).toBEBytes() };
+    expectCode(() => verifyUmbral(RevocationOrder, forged, ownerKey), "BAD_SIGNATURE");
+    expect(Buffer.from(signingPayload(RevocationOrder, order)).toString()).to.contain(
+      "NKMS/RevocationOrder/v1",
+    );
+  });
+
+  it("binds operator signatures to the signer's address", () => {
+    const ack = operator.sign(RevocationAck, {
+      policyId: bytes(16),
+      node,
+      orderHash: bytes(32),
+      revokedAt: 1n,
+    });
+    expect(recoverOperator(RevocationAck, ack)).to.equal(operator.address);
+    expectCode(() => verifyOperator(RevocationAck, ack, node), "BAD_SIGNATURE");
+    const garbage = { ...ack, signature: bytes(65, 0xff) };
+    expectCode(() => verifyOperator(RevocationAck, garbage, operator.address), "BAD_SIGNATURE");
+  });
+
+  it("refuses an Umbral signature by another key", () => {
+    const other = SecretKey.random().publicKey().toCompressedBytes();
+    const order = signUmbral(RevocationOrder, { policyId: bytes(16), node, issuedAt: 1n }, ownerSigner);
+    expectCode(() => verifyUmbral(RevocationOrder, order, other), "BAD_SIGNATURE");
+    expectCode(() => verifyUmbral(RevocationOrder, order, bytes(33, 9)), "BAD_SIGNATURE");
+  });
+
+  it("refuses declared lengths beyond the limits without reading them", () => {
+    const request = examples()[3].value;
+    const wire = encode(ReencryptionRequest, request);
+    // capsule count sits after policyId(16) node(20) key(33) nonce(16) issuedAt(8) and the header
+    const countAt = 4 + 16 + 20 + 33 + 16 + 8;
+    const huge = Uint8Array.from(wire);
+    huge[countAt] = 0xff;
+    expectCode(() => decode(ReencryptionRequest, huge), "TOO_LARGE");
+    const longCapsule = Uint8Array.from(wire);
+    longCapsule.set([0x7f, 0xff, 0xff, 0xff], countAt + 2);
+    expectCode(() => decode(ReencryptionRequest, longCapsule), "TOO_LARGE");
+  });
+
+  it("refuses text that is not UTF-8", () => {
+    const meta = examples()[0].value;
+    const wire = encode(NodeMetadata, meta);
+    const urlAt = 4 + 8 + 20 + 20 + 33 + 33 + 32 + 2;
+    const bad = Uint8Array.from(wire);
+    bad[urlAt] = 0xff;
+    expectCode(() => decode(NodeMetadata, bad), "FIELD_INVALID");
+  });
+
+  it("refuses fields of the wrong size when encoding", () => {
+    const order = { policyId: bytes(15), node, issuedAt: 1n, signature: bytes(64) };
+    expectCode(() => encode(RevocationOrder, order), "FIELD_INVALID");
+    expectCode(
+      () => encode(RevocationOrder, { ...order, policyId: bytes(16), node: "0x12" }),
+      "FIELD_INVALID",
+    );
+  });
+
+  it("decodes random and mutated bytes only into ProtocolErrors or valid messages", () => {
+    const wires = examples().map(({ type, value }) => encode(type as never, value as never));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 600 }),
+          fc
+            .tuple(fc.constantFrom(...wires), fc.nat(), fc.integer({ min: 0, max: 255 }))
+            .map(([w, at, byte]) => {
+              const out = Uint8Array.from(w);
+              out[at % out.length] = byte;
+              return out;
+            }),
+        ),
+        (input) => {
+          for (const { type } of examples()) {
+            try {
+              decode(type as never, input);
+            } catch (error) {
+              if (!(error instanceof ProtocolError)) throw error;
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("hashes messages by their full encoding", () => {
+    const { type, value } = examples()[6];
+    expect(keccak256(encode(type, value))).to.have.length(66);
+  });
+});
