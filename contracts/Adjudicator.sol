@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IStakingEscrow} from "./interfaces/IStakingEscrow.sol";
+import {UmbralCFragCheck} from "./lib/UmbralCFragCheck.sol";
+
+/// @title Adjudicator: slashes the stakers of nodes that return incorrect re-encryptions
+/// @notice Anyone may submit a cfrag with the evidence to check it (docs/evidence.md) and the
+/// node's EIP-712 signature over `Reencryption(capsuleHash, cfragHash, keysHash)`, made with the
+/// node's operator key. The contract judges the cfrag on-chain. If it is incorrect, the staker
+/// that bonded the operator loses min(basePenalty + penaltyHistoryCoefficient · its previous
+/// penalties, stake / percentagePenaltyCoefficient) and the submitter receives penalty /
+/// rewardCoefficient of it; the escrow burns the rest. Each signed statement is judged once.
+/// @dev Must hold the escrow's slasher role. Parameters are fixed at deployment.
+contract Adjudicator is EIP712 {
+    /// @notice The EIP-712 type of the node's statement.
+    bytes32 public constant REENCRYPTION_TYPEHASH =
+        keccak256("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)");
+
+    /// @notice The escrow holding the stakes; maps operators to stakers and slashes.
+    IStakingEscrow public immutable escrow;
+    /// @notice Penalty of a first offence, in NKMS units.
+    uint256 public immutable basePenalty;
+    /// @notice Added to the penalty for each earlier penalty of the same staker.
+    uint256 public immutable penaltyHistoryCoefficient;
+    /// @notice The penalty is at most stake / percentagePenaltyCoefficient.
+    uint256 public immutable percentagePenaltyCoefficient;
+    /// @notice The submitter of evidence against an incorrect cfrag receives penalty / rewardCoefficient.
+    uint256 public immutable rewardCoefficient;
+
+    /// @notice Whether the statement with this EIP-712 digest has been judged.
+    mapping(bytes32 evaluation => bool) public evaluated;
+    /// @notice How many times the staker has been penalized here.
+    mapping(address staker => uint256) public penaltyHistory;
+
+    /// @notice A signed cfrag was judged.
+    /// @param evaluation the EIP-712 digest of the node's statement
+    /// @param staker the staker that bonded `operator`
+    /// @param reporter who submitted the evidence
+    /// @param operator the node's operator address, recovered from its signature
+    /// @param correct whether the cfrag was correct
+    /// @param penalty the stake taken (0 when correct)
+    event CFragEvaluated(
+        bytes32 indexed evaluation,
+        address indexed staker,
+        address indexed reporter,
+        address operator,
+        bool correct,
+        uint256 penalty
+    );
+
+    /// @notice A zero escrow or a zero divisor was given at deployment.
+    error AdjudicatorInvalidSetup();
+    /// @notice This statement has been judged before.
+    error AdjudicatorAlreadyEvaluated(bytes32 evaluation);
+    /// @notice The signature recovers to an address that no staker has bonded as its operator.
+    error AdjudicatorUnknownOperator(address operator);
+
+    /// @param escrow_ the StakingEscrow (this contract must be granted its slasher role)
+    /// @param basePenalty_ penalty of a first offence
+    /// @param penaltyHistoryCoefficient_ penalty increase per earlier offence
+    /// @param percentagePenaltyCoefficient_ divisor of the stake giving the penalty cap (> 0)
+    /// @param rewardCoefficient_ divisor of the penalty giving the reporter's reward (> 0)
+    constructor(
+        IStakingEscrow escrow_,
+        uint256 basePenalty_,
+        uint256 penaltyHistoryCoefficient_,
+        uint256 percentagePenaltyCoefficient_,
+        uint256 rewardCoefficient_
+    ) EIP712("NKMS Adjudicator", "1") {
+        if (address(escrow_) == address(0) || percentagePenaltyCoefficient_ == 0 || rewardCoefficient_ == 0) {
+            revert AdjudicatorInvalidSetup();
+        }
+        escrow = escrow_;
+        basePenalty = basePenalty_;
+        penaltyHistoryCoefficient = penaltyHistoryCoefficient_;
+        percentagePenaltyCoefficient = percentagePenaltyCoefficient_;
+        rewardCoefficient = rewardCoefficient_;
+    }
+
+    /// @notice Judges a cfrag its node signed; slashes the node's staker if it is incorrect.
+    /// Anyone may call. Reverts, without judging, if the evidence is malformed or any
+    /// precomputed value in it is wrong (UmbralCFragCheck errors), if the signature is invalid
+    /// (ECDSA errors), if its signer is no bonded operator, or if the statement was judged before.
+    /// @param evidence capsule ‖ cfrag ‖ keys ‖ precomputed values (docs/evidence.md)
+    /// @param nodeSignature the operator's 65-byte signature over the statement
+    /// @return correct whether the cfrag was correct
+    function evaluateCFrag(bytes calldata evidence, bytes calldata nodeSignature) external returns (bool correct) {
+        bytes32 evaluation = statementDigest(evidence);
+        if (evaluated[evaluation]) revert AdjudicatorAlreadyEvaluated(evaluation);
+        address operator = ECDSA.recover(evaluation, nodeSignature);
+        address staker = escrow.stakerFromOperator(operator);
+        if (staker == address(0)) revert AdjudicatorUnknownOperator(operator);
+
+        evaluated[evaluation] = true;
+        correct = UmbralCFragCheck.isCorrect(evidence);
+        uint256 taken;
+        if (!correct) taken = _slash(staker);
+        emit CFragEvaluated(evaluation, staker, msg.sender, operator, correct, taken);
+    }
+
+    /// @notice The EIP-712 digest the node signs for the capsule, cfrag and keys in `evidence`.
+    function statementDigest(bytes calldata evidence) public view returns (bytes32) {
+        UmbralCFragCheck.checkLength(evidence);
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        REENCRYPTION_TYPEHASH,
+                        keccak256(evidence[UmbralCFragCheck.CAPSULE:UmbralCFragCheck.CFRAG]),
+                        keccak256(evidence[UmbralCFragCheck.CFRAG:UmbralCFragCheck.KEYS]),
+                        keccak256(evidence[UmbralCFragCheck.KEYS:UmbralCFragCheck.PRECOMPUTED])
+                    )
+                )
+            );
+    }
+
+    /// @notice The penalty the next offence of `staker` would cost, at its current stake.
+    function penaltyFor(address staker) public view returns (uint256) {
+        uint256 penalty = basePenalty + penaltyHistoryCoefficient * penaltyHistory[staker];
+        uint256 cap = escrow.stakeOf(staker) / percentagePenaltyCoefficient;
+        return penalty < cap ? penalty : cap;
+    }
+
+    function _slash(address staker) private returns (uint256) {
+        uint256 penalty = penaltyFor(staker);
+        penaltyHistory[staker] += 1;
+        return escrow.slash(staker, penalty, msg.sender, penalty / rewardCoefficient);
+    }
+}

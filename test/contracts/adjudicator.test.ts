@@ -1,0 +1,481 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { Wallet } from "ethers";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { concatBytes } from "@noble/hashes/utils.js";
+import { Adjudicator__factory, EscrowForAdjudicatorTest__factory } from "../../typechain-types";
+import { buildEvidence } from "../../src/pre/evidence";
+import { evaluateArguments, reencryptionDigest, signReencryption } from "../../src/chain/adjudicator";
+import type { TypedDataSigner } from "../../src/chain/adjudicator";
+import {
+  FIELD_P,
+  ORDER_N,
+  POINT_FIELDS,
+  field,
+  notOnCurve,
+  pointWithLargeX,
+  randomPoint,
+  referenceCases,
+  referenceVerdict,
+  scalarBytes,
+  scalarOf,
+  selfMadeCFrag,
+  vectorCases,
+  withField,
+} from "./adjudicator-helpers";
+import type { CFragCase, CFragField } from "./adjudicator-helpers";
+
+const BASE_PENALTY = 100n;
+const HISTORY_COEFFICIENT = 50n;
+const PERCENTAGE_COEFFICIENT = 10n;
+const REWARD_COEFFICIENT = 4n;
+const STAKE = 10_000n;
+
+/** Offsets in the evidence (docs/evidence.md). */
+const Y = 556;
+const Y_INDEX = {
+  E: 0,
+  V: 1,
+  e1: 2,
+  v1: 3,
+  precursor: 4,
+  e2: 5,
+  v2: 6,
+  u1: 7,
+  u2: 8,
+  verifyingKey: 9,
+} as const;
+const PRODUCTS = 876; // z·E, h·e1, z·V, h·v1, z·U, h·u1 (64 bytes each)
+const RECOVERY_ID = 1260;
+
+async function deployFixture() {
+  const [deployer, staker, reporter, other] = await ethers.getSigners();
+  const escrow = await new EscrowForAdjudicatorTest__factory(deployer).deploy();
+  const adjudicator = await new Adjudicator__factory(deployer).deploy(
+    escrow,
+    BASE_PENALTY,
+    HISTORY_COEFFICIENT,
+    PERCENTAGE_COEFFICIENT,
+    REWARD_COEFFICIENT,
+  );
+  await escrow.setSlasher(adjudicator, true);
+  const operator = Wallet.createRandom();
+  await escrow.setStake(staker.address, operator.address, STAKE);
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const address = await adjudicator.getAddress();
+  const sign = (c: CFragCase, signer: TypedDataSigner = operator) =>
+    signReencryption(signer, chainId, address, c);
+  return { deployer, staker, reporter, other, escrow, adjudicator, operator, chainId, address, sign };
+}
+type Fixture = Awaited<ReturnType<typeof deployFixture>>;
+
+/** Signs `c` as the node, submits its evidence as the reporter, returns the contract's verdict. */
+async function judge(
+  f: Fixture,
+  c: CFragCase,
+  evidence: Uint8Array = buildEvidence(c).bytes,
+): Promise<boolean> {
+  const args = evaluateArguments(evidence, await f.sign(c));
+  const adjudicator = f.adjudicator.connect(f.reporter);
+  const correct = await adjudicator.evaluateCFrag.staticCall(...args);
+  await expect(adjudicator.evaluateCFrag(...args)).to.emit(f.adjudicator, "CFragEvaluated");
+  return correct;
+}
+
+function setWord(evidence: Uint8Array, offset: number, value: bigint): Uint8Array {
+  const out = Uint8Array.from(evidence);
+  out.set(scalarBytes(value), offset);
+  return out;
+}
+
+const word = (evidence: Uint8Array, offset: number) => scalarOf(evidence.subarray(offset, offset + 32));
+
+/** Ways to corrupt each field of a cfrag. */
+function corruptions(cfrag: Uint8Array, name: CFragField): [string, Uint8Array][] {
+  const value = field(cfrag, name);
+  const flipped = Uint8Array.from(value);
+  flipped[flipped.length - 1] ^= 1;
+  if ((POINT_FIELDS as readonly string[]).includes(name)) {
+    const negated = Uint8Array.from(value);
+    negated[0] ^= 1; // 02 <-> 03: the opposite point
+    return [
+      ["another point", randomPoint()],
+      ["the opposite point", negated],
+      ["one bit of x flipped", flipped],
+      ["an x with no point", notOnCurve()],
+      ["prefix 04", concatBytes(Uint8Array.of(4), value.subarray(1))],
+      ["x ≥ p", concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff))],
+      ["a point with x ≥ n", pointWithLargeX()],
+    ];
+  }
+  if (name === "kfragId") return [["one bit flipped", flipped]];
+  const k = scalarOf(value);
+  return [
+    ["plus one", scalarBytes((k + 1n) % ORDER_N)],
+    ["zero", scalarBytes(0n)],
+    ["n", scalarBytes(ORDER_N)],
+    ["all ones", new Uint8Array(32).fill(0xff)],
+    ["negated (n − k)", scalarBytes(ORDER_N - k)],
+  ];
+}
+
+describe("Adjudicator", () => {
+  describe("correct cfrags", () => {
+    it("judges every cfrag of the known-answer vectors correct and slashes no one", async () => {
+      const f = await loadFixture(deployFixture);
+      for (const c of vectorCases()) expect(await judge(f, c)).to.equal(true);
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(0n);
+    });
+
+    it("judges fresh cfrags of the reference implementation correct, whatever the recovery id hint says", async () => {
+      const f = await loadFixture(deployFixture);
+      for (const c of referenceCases(4)) {
+        const evidence = buildEvidence(c).bytes;
+        evidence[RECOVERY_ID] ^= 1; // the wrong id first: the contract tries the other one
+        expect(await judge(f, c, evidence)).to.equal(true);
+      }
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
+    });
+
+    it("accepts a kfrag signature with a high s, as the reference does", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const s = scalarOf(field(c.cfrag, "kfragSignatureS"));
+      const highS = { ...c, cfrag: withField(c.cfrag, "kfragSignatureS", scalarBytes(ORDER_N - s)) };
+      expect(referenceVerdict(highS)).to.equal(true);
+      expect(await judge(f, highS)).to.equal(true);
+    });
+  });
+
+  describe("incorrect cfrags", () => {
+    for (const name of Object.keys({
+      e1: 0,
+      v1: 0,
+      kfragId: 0,
+      precursor: 0,
+      e2: 0,
+      v2: 0,
+      u1: 0,
+      u2: 0,
+      z: 0,
+      kfragSignatureR: 0,
+      kfragSignatureS: 0,
+    }) as CFragField[]) {
+      it(`judges every corruption of ${name} as the reference does, and slashes exactly when incorrect`, async () => {
+        const f = await loadFixture(deployFixture);
+        const [c] = referenceCases(1);
+        let expectedPenalties = 0n;
+        for (const [how, value] of corruptions(c.cfrag, name)) {
+          const corrupted = { ...c, cfrag: withField(c.cfrag, name, value) };
+          const expected = referenceVerdict(corrupted);
+          expect(buildEvidence(corrupted).correct, `evidence verdict, ${name}: ${how}`).to.equal(expected);
+          expect(await judge(f, corrupted), `${name}: ${how}`).to.equal(expected);
+          if (!expected) expectedPenalties += 1n;
+          expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(expectedPenalties);
+        }
+        expect(expectedPenalties).to.be.greaterThan(0n);
+      });
+    }
+
+    it("judges a cfrag incorrect when the node signed it for another capsule", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const [other] = referenceCases(1);
+      const wrongCapsule = { ...c, capsule: other.capsule };
+      expect(referenceVerdict(wrongCapsule)).to.equal(false);
+      expect(await judge(f, wrongCapsule)).to.equal(false);
+    });
+
+    it("judges a cfrag incorrect when the node vouched for keys its kfrag was not signed for", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      for (const key of ["verifyingKey", "delegatingKey", "receivingKey"] as const) {
+        const wrongKey = { ...c, [key]: randomPoint() };
+        expect(referenceVerdict(wrongKey)).to.equal(false);
+        expect(await judge(f, wrongKey), key).to.equal(false);
+      }
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(3n);
+    });
+
+    it("judges a self-made kfrag's cfrag incorrect: its proof holds but the owner never signed it", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const claimed = { ...c, cfrag: selfMadeCFrag(c) };
+      const evidence = buildEvidence(claimed);
+      expect(evidence.defect).to.equal("KFRAG_SIGNATURE"); // the three equations hold
+      expect(referenceVerdict(claimed)).to.equal(false);
+      expect(await judge(f, claimed)).to.equal(false);
+    });
+
+    it("decides the degenerate case z = 0, where z·E is the identity", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const zero = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(0n)) };
+      const evidence = buildEvidence(zero).bytes;
+      expect(word(evidence, PRODUCTS)).to.equal(0n);
+      expect(await judge(f, zero)).to.equal(false);
+    });
+
+    it("decides the degenerate case e2 = −z·E, where the sum check meets a repeated x", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const z = scalarOf(field(c.cfrag, "z"));
+      const e = secp256k1.Point.fromBytes(c.capsule.subarray(0, 33));
+      const crafted = { ...c, cfrag: withField(c.cfrag, "e2", e.multiply(z).negate().toBytes(true)) };
+      expect(referenceVerdict(crafted)).to.equal(false);
+      expect(await judge(f, crafted)).to.equal(false);
+    });
+  });
+
+  describe("forged evidence", () => {
+    it("refuses products that are not the claimed multiples, for a correct and for an incorrect cfrag", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const wrong = { ...c, cfrag: withField(c.cfrag, "e2", randomPoint()) };
+      for (const subject of [c, wrong]) {
+        const evidence = buildEvidence(subject).bytes;
+        const args = evaluateArguments(evidence, await f.sign(subject));
+        for (let i = 0; i < 2; i++) {
+          const offset = PRODUCTS + 64 * i;
+          // the opposite point: on the curve, but not the product
+          const negated = setWord(evidence, offset + 32, FIELD_P - word(evidence, offset + 32));
+          await expect(f.adjudicator.evaluateCFrag(negated, args[1]))
+            .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
+            .withArgs(offset);
+          const offCurve = setWord(evidence, offset + 32, (word(evidence, offset + 32) + 1n) % FIELD_P);
+          await expect(f.adjudicator.evaluateCFrag(offCurve, args[1]))
+            .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
+            .withArgs(offset);
+        }
+      }
+    });
+
+    it("refuses products forged to make an incorrect cfrag's equation hold", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const wrong = { ...c, cfrag: withField(c.cfrag, "e2", randomPoint()) };
+      const evidence = buildEvidence(wrong).bytes;
+      const hE1 = secp256k1.Point.fromAffine({
+        x: word(evidence, PRODUCTS + 64),
+        y: word(evidence, PRODUCTS + 96),
+      });
+      const fakeZE = secp256k1.Point.fromBytes(field(wrong.cfrag, "e2")).add(hE1).toAffine();
+      const forged = setWord(setWord(evidence, PRODUCTS, fakeZE.x), PRODUCTS + 32, fakeZE.y);
+      await expect(f.adjudicator.evaluateCFrag(forged, await f.sign(wrong)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
+        .withArgs(PRODUCTS);
+    });
+
+    it("refuses the identity as z·E when z is not zero, and anything else when it is", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const identity = setWord(setWord(buildEvidence(c).bytes, PRODUCTS, 0n), PRODUCTS + 32, 0n);
+      await expect(f.adjudicator.evaluateCFrag(identity, await f.sign(c))).to.be.revertedWithCustomError(
+        f.adjudicator,
+        "UmbralCFragBadProduct",
+      );
+      const zero = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(0n)) };
+      const notIdentity = setWord(buildEvidence(zero).bytes, PRODUCTS + 32, 1n);
+      await expect(f.adjudicator.evaluateCFrag(notIdentity, await f.sign(zero)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
+        .withArgs(PRODUCTS);
+    });
+
+    it("refuses y coordinates that are neither the point's nor a proof that it does not decode", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const evidence = buildEvidence(c).bytes;
+      const signature = await f.sign(c);
+      for (const [name, index, pointOffset] of [
+        ["E", Y_INDEX.E, 0],
+        ["e2", Y_INDEX.e2, 98 + 131],
+        ["verifyingKey", Y_INDEX.verifyingKey, 457],
+      ] as const) {
+        const offset = Y + 32 * index;
+        const otherRoot = setWord(evidence, offset, FIELD_P - word(evidence, offset));
+        await expect(f.adjudicator.evaluateCFrag(otherRoot, signature), name)
+          .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadCoordinate")
+          .withArgs(pointOffset);
+      }
+    });
+
+    it("refuses to judge a capsule or verifying key that does not decode", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const badCapsule = { ...c, capsule: concatBytes(Uint8Array.of(4), c.capsule.subarray(1)) };
+      expect(() => buildEvidence(badCapsule))
+        .to.throw()
+        .with.property("code", "INVALID_POINT");
+      const evidence = Uint8Array.from(buildEvidence(c).bytes);
+      evidence.set(badCapsule.capsule, 0);
+      await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(badCapsule)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
+        .withArgs(0);
+      const badKey = { ...c, verifyingKey: concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff)) };
+      const keyEvidence = Uint8Array.from(buildEvidence(c).bytes);
+      keyEvidence.set(badKey.verifyingKey, 457);
+      await expect(f.adjudicator.evaluateCFrag(keyEvidence, await f.sign(badKey)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
+        .withArgs(457);
+    });
+
+    it("refuses evidence of the wrong length", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const evidence = buildEvidence(c).bytes;
+      await expect(f.adjudicator.evaluateCFrag(evidence.subarray(0, 1260), await f.sign(c)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadEvidenceLength")
+        .withArgs(1260);
+    });
+
+    it("refuses a statement not signed by a bonded operator: another key, another chain, altered bytes", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const wrong = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(1n)) };
+      const evidence = buildEvidence(wrong).bytes;
+      const outsider = Wallet.createRandom();
+      await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(wrong, outsider)))
+        .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorUnknownOperator")
+        .withArgs(outsider.address);
+      const otherChain = await signReencryption(f.operator, f.chainId + 1n, f.address, wrong);
+      await expect(f.adjudicator.evaluateCFrag(evidence, otherChain)).to.be.revertedWithCustomError(
+        f.adjudicator,
+        "AdjudicatorUnknownOperator",
+      );
+      // the node signed the correct cfrag; a reporter cannot reuse that signature for other bytes
+      await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(c))).to.be.revertedWithCustomError(
+        f.adjudicator,
+        "AdjudicatorUnknownOperator",
+      );
+      await expect(f.adjudicator.evaluateCFrag(evidence, new Uint8Array(64))).to.be.revertedWithCustomError(
+        f.adjudicator,
+        "ECDSAInvalidSignatureLength",
+      );
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(0n);
+    });
+
+    it("judges each statement once: a replay, even with a malleated signature, reverts", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const wrong = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(1n)) };
+      const evidence = buildEvidence(wrong).bytes;
+      const signature = await f.sign(wrong);
+      await f.adjudicator.evaluateCFrag(evidence, signature);
+      const digest = reencryptionDigest(f.chainId, f.address, wrong);
+      expect(await f.adjudicator.evaluated(digest)).to.equal(true);
+      expect(await f.adjudicator.statementDigest(evidence)).to.equal(digest);
+      await expect(f.adjudicator.evaluateCFrag(evidence, signature))
+        .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorAlreadyEvaluated")
+        .withArgs(digest);
+      const sig = ethers.Signature.from(signature);
+      const malleated = ethers.concat([
+        sig.r,
+        ethers.toBeHex(ORDER_N - BigInt(sig.s), 32),
+        sig.v === 27 ? "0x1c" : "0x1b",
+      ]);
+      await expect(f.adjudicator.evaluateCFrag(evidence, malleated)).to.be.revertedWithCustomError(
+        f.adjudicator,
+        "AdjudicatorAlreadyEvaluated",
+      );
+      // other precomputed bytes (a flipped recovery id hint) do not make a new statement
+      const rehinted = Uint8Array.from(evidence);
+      rehinted[RECOVERY_ID] ^= 1;
+      await expect(f.adjudicator.evaluateCFrag(rehinted, signature)).to.be.revertedWithCustomError(
+        f.adjudicator,
+        "AdjudicatorAlreadyEvaluated",
+      );
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(1n);
+    });
+
+    it("refuses a high-s node signature (a malleated copy) for a statement not yet judged", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const sig = ethers.Signature.from(await f.sign(c));
+      const malleated = ethers.concat([
+        sig.r,
+        ethers.toBeHex(ORDER_N - BigInt(sig.s), 32),
+        sig.v === 27 ? "0x1c" : "0x1b",
+      ]);
+      await expect(
+        f.adjudicator.evaluateCFrag(buildEvidence(c).bytes, malleated),
+      ).to.be.revertedWithCustomError(f.adjudicator, "ECDSAInvalidSignatureS");
+    });
+  });
+
+  describe("penalties", () => {
+    const incorrect = (c: CFragCase, k: bigint) => ({ ...c, cfrag: withField(c.cfrag, "z", scalarBytes(k)) });
+
+    it("takes base + history·previous penalties, capped at stake / percentage, and pays penalty / reward coefficient", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      let stake = STAKE;
+      let reward = 0n;
+      for (let i = 0n; i < 3n; i++) {
+        const penalty = BASE_PENALTY + HISTORY_COEFFICIENT * i;
+        expect(await f.adjudicator.penaltyFor(f.staker.address)).to.equal(penalty);
+        const wrong = incorrect(c, i + 1n);
+        const args = evaluateArguments(buildEvidence(wrong), await f.sign(wrong));
+        await expect(f.adjudicator.connect(f.reporter).evaluateCFrag(...args))
+          .to.emit(f.adjudicator, "CFragEvaluated")
+          .withArgs(
+            reencryptionDigest(f.chainId, f.address, wrong),
+            f.staker.address,
+            f.reporter.address,
+            f.operator.address,
+            false,
+            penalty,
+          )
+          .and.to.emit(f.escrow, "Slashed")
+          .withArgs(f.staker.address, penalty, f.reporter.address, penalty / REWARD_COEFFICIENT);
+        stake -= penalty;
+        reward += penalty / REWARD_COEFFICIENT;
+        expect(await f.escrow.stakeOf(f.staker.address)).to.equal(stake);
+        expect(await f.escrow.rewardOf(f.reporter.address)).to.equal(reward);
+      }
+      // a small stake: the cap binds
+      await f.escrow.setStake(f.staker.address, f.operator.address, 700n);
+      expect(await f.adjudicator.penaltyFor(f.staker.address)).to.equal(70n);
+      expect(await judge(f, incorrect(c, 10n))).to.equal(false);
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(630n);
+      expect(await f.escrow.rewardOf(f.reporter.address)).to.equal(reward + 70n / REWARD_COEFFICIENT);
+    });
+
+    it("never takes more than the stake, whatever the history", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      await f.escrow.setStake(f.staker.address, f.operator.address, 9n); // 9 / 10 = 0
+      expect(await judge(f, incorrect(c, 5n))).to.equal(false);
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(9n);
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(1n);
+    });
+
+    it("reverts the whole evaluation when the escrow refuses to slash (no slasher role)", async () => {
+      const f = await loadFixture(deployFixture);
+      await f.escrow.setSlasher(f.adjudicator, false);
+      const [c] = referenceCases(1);
+      const wrong = incorrect(c, 3n);
+      await expect(
+        f.adjudicator.evaluateCFrag(buildEvidence(wrong).bytes, await f.sign(wrong)),
+      ).to.be.revertedWithCustomError(f.escrow, "EscrowForAdjudicatorTestNotSlasher");
+      expect(await f.adjudicator.evaluated(reencryptionDigest(f.chainId, f.address, wrong))).to.equal(false);
+    });
+
+    it("refuses a zero escrow or zero divisors at deployment", async () => {
+      const [deployer] = await ethers.getSigners();
+      const factory = new Adjudicator__factory(deployer);
+      const escrow = Wallet.createRandom().address;
+      for (const [address, percentage, reward] of [
+        [ethers.ZeroAddress, 1n, 1n],
+        [escrow, 0n, 1n],
+        [escrow, 1n, 0n],
+      ] as const) {
+        await expect(factory.deploy(address, 1n, 1n, percentage, reward)).to.be.revertedWithCustomError(
+          factory,
+          "AdjudicatorInvalidSetup",
+        );
+      }
+    });
+  });
+});
