@@ -219,7 +219,7 @@ export function reencrypt(capsule: Capsule, verifiedKFrag: VerifiedKeyFrag): Ver
 }
 
 /** @internal the shared point from `threshold` or more verified cfrags */
-function openReencrypted(
+export function openReencrypted(
   receivingSk: SecretKey,
   delegatingPk: PublicKey,
   capsule: Capsule,

@@ -19,7 +19,7 @@
 import { secp256k1, secp256k1_hasher } from "@noble/curves/secp256k1.js";
 import { mulAddUnsafe, pippenger } from "@noble/curves/abstract/curve.js";
 import type { WeierstrassPoint } from "@noble/curves/abstract/weierstrass.js";
-import { bytesToNumberBE, equalBytes, numberToBytesBE } from "@noble/curves/utils.js";
+import { equalBytes } from "@noble/curves/utils.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { PreError } from "./errors";
 
@@ -37,15 +37,48 @@ export function modN(a: bigint): bigint {
   return r < 0n ? r + ORDER : r;
 }
 
+/** 32 big-endian bytes of k (0 ≤ k < 2²⁵⁶) */
 export function scalarToBytes(k: bigint): Uint8Array {
-  return numberToBytesBE(k, 32);
+  const out = new Uint8Array(32);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < 4; i++) view.setBigUint64(8 * i, BigInt.asUintN(64, k >> BigInt(192 - 64 * i)));
+  return out;
+}
+
+/** big-endian bytes (a multiple of 8 long) to an integer */
+function wordsToBigInt(bytes: Uint8Array): bigint {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let k = 0n;
+  for (let i = 0; i < bytes.length; i += 8) k = (k << 64n) | view.getBigUint64(i);
+  return k;
+}
+
+const POOL_SIZE = 4096;
+let pool = new Uint8Array(0);
+let poolPosition = 0;
+
+/**
+ * Cryptographically secure random bytes (crypto.getRandomValues), drawn from a 4 KiB pool
+ * because each getRandomValues call costs about as much as hashing a kilobyte. Bytes are
+ * wiped from the pool as they are handed out.
+ */
+export function secureRandomBytes(length: number): Uint8Array {
+  if (length > POOL_SIZE / 4) return randomBytes(length);
+  if (poolPosition + length > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolPosition = 0;
+  }
+  const out = pool.slice(poolPosition, poolPosition + length);
+  pool.fill(0, poolPosition, poolPosition + length);
+  poolPosition += length;
+  return out;
 }
 
 /** 32 big-endian bytes to a scalar; values ≥ n are rejected, not reduced */
 export function scalarFromBytes(bytes: Uint8Array, what: string): bigint {
   if (bytes.length !== 32)
     throw new PreError("INVALID_LENGTH", `${what}: expected 32 bytes, got ${bytes.length}`);
-  const k = bytesToNumberBE(bytes);
+  const k = wordsToBigInt(bytes);
   if (k >= ORDER) throw new PreError("INVALID_SCALAR", `${what}: scalar is not below the group order`);
   return k;
 }
@@ -53,7 +86,7 @@ export function scalarFromBytes(bytes: Uint8Array, what: string): bigint {
 /** a uniformly random scalar in [1, n) */
 export function randomNonZeroScalar(): bigint {
   // 64 bytes reduced mod n−1: bias below 2^-250
-  return (bytesToNumberBE(randomBytes(64)) % (ORDER - 1n)) + 1n;
+  return (wordsToBigInt(secureRandomBytes(64)) % (ORDER - 1n)) + 1n;
 }
 
 /** a·b⁻¹ style inversion by Fermat's little theorem (fixed exponent, no secret branches) */
@@ -219,7 +252,11 @@ const nobleBackend: CurveBackend = {
     );
   },
   sign(digest, sk) {
-    return secp256k1.sign(digest, scalarToBytes(sk), { prehash: false, lowS: true, extraEntropy: true });
+    return secp256k1.sign(digest, scalarToBytes(sk), {
+      prehash: false,
+      lowS: true,
+      extraEntropy: secureRandomBytes(32),
+    });
   },
   verify(signature, digest, pk) {
     try {
@@ -284,7 +321,7 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
       return acc;
     },
     sign(digest, sk) {
-      return lib.ecdsaSign(digest, scalarToBytes(sk), { data: randomBytes(32) }).signature;
+      return lib.ecdsaSign(digest, scalarToBytes(sk), { data: secureRandomBytes(32) }).signature;
     },
     verify(signature, digest, pk) {
       try {

@@ -8,3 +8,12 @@ export { SecretKey, PublicKey, Signature, Signer, SecretKeyFactory } from "./key
 export { Capsule, encrypt, decryptOriginal } from "./capsule";
 export { KeyFrag, VerifiedKeyFrag, generateKFrags } from "./kfrag";
 export { CapsuleFrag, VerifiedCapsuleFrag, reencrypt, decryptReencrypted } from "./cfrag";
+export { BatchVerificationError, verifyCapsuleFrags } from "./batch";
+export {
+  StreamEncryptor,
+  StreamDecryptor,
+  parseStreamHeader,
+  STREAM_HEADER_SIZE,
+  DEFAULT_CHUNK_SIZE,
+  type StreamHeader,
+} from "./stream";

@@ -1,7 +1,14 @@
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, concatBytes, randomBytes } from "@noble/hashes/utils.js";
-import { CurvePoint, currentBackend, randomNonZeroScalar, scalarFromBytes, scalarToBytes } from "./curve";
+import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
+import {
+  CurvePoint,
+  currentBackend,
+  randomNonZeroScalar,
+  scalarFromBytes,
+  scalarToBytes,
+  secureRandomBytes,
+} from "./curve";
 import { PreError } from "./errors";
 import { hashToScalar } from "./hash";
 
@@ -199,7 +206,7 @@ export class SecretKeyFactory {
   private constructor(private readonly seed: Uint8Array) {}
 
   static random(): SecretKeyFactory {
-    return new SecretKeyFactory(randomBytes(SEED_SIZE));
+    return new SecretKeyFactory(secureRandomBytes(SEED_SIZE));
   }
 
   static seedSize(): number {

@@ -1,4 +1,4 @@
-import { bytesToHex, concatBytes, randomBytes } from "@noble/hashes/utils.js";
+import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import {
   CurvePoint,
   POINT_U,
@@ -7,6 +7,7 @@ import {
   modN,
   randomNonZeroScalar,
   scalarFromBytes,
+  secureRandomBytes,
   scalarToBytes,
 } from "./curve";
 import { PreError } from "./errors";
@@ -218,7 +219,7 @@ export function generateKFrags(
 
   const kfrags: VerifiedKeyFrag[] = [];
   for (let i = 0; i < shares; i++) {
-    const id = randomBytes(KFRAG_ID_SIZE);
+    const id = secureRandomBytes(KFRAG_ID_SIZE);
     const x = hashToPolynomialArg(precursor, receivingPoint, dh, id);
     let key = 0n;
     for (let j = coefficients.length - 1; j >= 0; j--) key = modN(key * x + coefficients[j]);

@@ -1,0 +1,213 @@
+/**
+ * `npm run bench:pre`: ops/s of every PRE operation on both of our curve backends and on the
+ * reference (@nucypher/umbral-pre, WASM), measured in one process, with ratios.
+ * Env: BENCH_MS (time per measurement, default 400), BENCH_ROUNDS (default 5), BENCH_ONLY
+ * (substring filter on operation names).
+ */
+import * as umbral from "@nucypher/umbral-pre";
+import { randomBytes } from "@noble/hashes/utils.js";
+import * as pre from "../src/pre";
+
+const BENCH_MS = Number(process.env.BENCH_MS ?? 400);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ONLY = process.env.BENCH_ONLY;
+
+/** ops/s of `fn`: warm up, then run for about BENCH_MS (at least 3 calls) */
+function opsPerSecond(fn: () => unknown): number {
+  const warmupEnd = performance.now() + Math.min(200, BENCH_MS / 5);
+  do fn();
+  while (performance.now() < warmupEnd);
+  let calls = 0;
+  const start = performance.now();
+  let now = start;
+  while (calls < 3 || now - start < BENCH_MS) {
+    fn();
+    calls++;
+    now = performance.now();
+  }
+  return (calls * 1000) / (now - start);
+}
+
+interface Row {
+  name: string;
+  /** how many operations one call performs (batch verification reports per cfrag) */
+  perCall?: number;
+  reference?: () => unknown;
+  ours: () => unknown;
+}
+
+function bytesOf(kfrag: { toBytes(): Uint8Array }, cfrag: { toBytes(): Uint8Array }) {
+  return { kfragBytes: kfrag.toBytes(), cfragBytes: cfrag.toBytes() };
+}
+
+function referenceSetup() {
+  const alice = umbral.SecretKey.random();
+  const bob = umbral.SecretKey.random();
+  const signer = new umbral.Signer(umbral.SecretKey.random());
+  const message = randomBytes(1024);
+  const [capsule, ciphertext] = umbral.encrypt(alice.publicKey(), message);
+  const kfrags = umbral.generateKFrags(alice, bob.publicKey(), signer, 3, 5, true, true);
+  const vcfrags = kfrags.map((k) => umbral.reencrypt(capsule, k));
+  return {
+    alice,
+    bob,
+    signer,
+    message,
+    capsule,
+    ciphertext,
+    kfrags,
+    vcfrags,
+    ...bytesOf(kfrags[0], vcfrags[0]),
+  };
+}
+
+function oursSetup() {
+  const alice = pre.SecretKey.random();
+  const bob = pre.SecretKey.random();
+  const signer = new pre.Signer(pre.SecretKey.random());
+  const message = randomBytes(1024);
+  const [capsule, ciphertext] = pre.encrypt(alice.publicKey(), message);
+  const kfrags = pre.generateKFrags(alice, bob.publicKey(), signer, 3, 5, true, true);
+  const vcfrags = kfrags.map((k) => pre.reencrypt(capsule, k));
+  // 100 cfrags of one capsule from 100 kfrags of one grant (a receiver collecting answers)
+  const many = pre
+    .generateKFrags(alice, bob.publicKey(), signer, 3, 100, true, true)
+    .map((k) => pre.CapsuleFrag.fromBytes(pre.reencrypt(capsule, k).toBytes()));
+  return {
+    alice,
+    bob,
+    signer,
+    message,
+    capsule,
+    ciphertext,
+    kfrags,
+    vcfrags,
+    many,
+    ...bytesOf(kfrags[0], vcfrags[0]),
+  };
+}
+
+function rows(): Row[] {
+  const r = referenceSetup();
+  const o = oursSetup();
+  const mib = new Uint8Array(1 << 20).fill(7);
+  const keys = [o.signer.verifyingKey(), o.alice.publicKey(), o.bob.publicKey()] as const;
+  return [
+    {
+      name: "encrypt 1 KiB",
+      reference: () => umbral.encrypt(r.alice.publicKey(), r.message),
+      ours: () => pre.encrypt(o.alice.publicKey(), o.message),
+    },
+    {
+      name: "encrypt 1 MiB",
+      reference: () => umbral.encrypt(r.alice.publicKey(), mib),
+      ours: () => pre.encrypt(o.alice.publicKey(), mib),
+    },
+    {
+      name: "decryptOriginal 1 KiB",
+      reference: () => umbral.decryptOriginal(r.alice, r.capsule, r.ciphertext),
+      ours: () => pre.decryptOriginal(o.alice, o.capsule, o.ciphertext),
+    },
+    {
+      name: "generateKFrags 3 of 5",
+      reference: () => umbral.generateKFrags(r.alice, r.bob.publicKey(), r.signer, 3, 5, true, true),
+      ours: () => pre.generateKFrags(o.alice, o.bob.publicKey(), o.signer, 3, 5, true, true),
+    },
+    {
+      // the reference's verify consumes the object, so both sides decode it first
+      name: "KeyFrag.fromBytes + verify",
+      reference: () =>
+        umbral.KeyFrag.fromBytes(r.kfragBytes).verify(
+          r.signer.verifyingKey(),
+          r.alice.publicKey(),
+          r.bob.publicKey(),
+        ),
+      ours: () => pre.KeyFrag.fromBytes(o.kfragBytes).verify(...keys),
+    },
+    {
+      name: "reencrypt",
+      reference: () => umbral.reencrypt(r.capsule, r.kfrags[0]),
+      ours: () => pre.reencrypt(o.capsule, o.kfrags[0]),
+    },
+    {
+      name: "CapsuleFrag.fromBytes + verify",
+      reference: () =>
+        umbral.CapsuleFrag.fromBytes(r.cfragBytes).verify(
+          r.capsule,
+          r.signer.verifyingKey(),
+          r.alice.publicKey(),
+          r.bob.publicKey(),
+        ),
+      ours: () => pre.CapsuleFrag.fromBytes(o.cfragBytes).verify(o.capsule, ...keys),
+    },
+    {
+      name: "CapsuleFrag.verify × 100, one by one (per cfrag)",
+      perCall: 100,
+      ours: () => o.many.map((c) => c.verify(o.capsule, ...keys)),
+    },
+    {
+      name: "verifyCapsuleFrags batch of 100 (per cfrag)",
+      perCall: 100,
+      ours: () => pre.verifyCapsuleFrags(o.capsule, o.many, ...keys),
+    },
+    {
+      name: "decryptReencrypted with 3",
+      reference: () =>
+        umbral.decryptReencrypted(r.bob, r.alice.publicKey(), r.capsule, r.vcfrags.slice(0, 3), r.ciphertext),
+      ours: () =>
+        pre.decryptReencrypted(o.bob, o.alice.publicKey(), o.capsule, o.vcfrags.slice(0, 3), o.ciphertext),
+    },
+  ].filter((row) => !ONLY || row.name.includes(ONLY));
+}
+
+function fmt(x: number | undefined): string {
+  if (x === undefined) return "—";
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+function main(): void {
+  const backends = pre.availableBackends();
+  if (!backends.includes("native")) console.warn("warning: the native libsecp256k1 binding did not load");
+  type Impl = "ref" | pre.BackendName;
+  const impls: Impl[] = ["ref", ...backends];
+  const table = rows();
+  const best = table.map(() => ({}) as Partial<Record<Impl, number>>);
+  // interleaved rounds, best of each: the machine is shared, so load spikes hit one round only
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, row] of table.entries()) {
+      for (const impl of impls) {
+        const fn = impl === "ref" ? row.reference : row.ours;
+        if (!fn) continue;
+        if (impl !== "ref") pre.setBackend(impl);
+        const rate = opsPerSecond(fn) * (row.perCall ?? 1);
+        best[i][impl] = Math.max(best[i][impl] ?? 0, rate);
+      }
+    }
+    process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+  }
+  console.log(
+    `Node ${process.version}, best of ${ROUNDS} interleaved rounds of ${BENCH_MS} ms; ops/s (higher is better); ratio = ours ÷ umbral-pre 0.10 (WASM)\n`,
+  );
+  console.log("| operation | umbral-pre (WASM) | native | noble | native ÷ ref | noble ÷ ref |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const [i, row] of table.entries()) {
+    const b = best[i];
+    const ratio = (x?: number) => (x !== undefined && b.ref ? `${(x / b.ref).toFixed(2)}×` : "—");
+    console.log(
+      `| ${row.name} | ${fmt(b.ref)} | ${fmt(b.native)} | ${fmt(b.noble)} | ${ratio(b.native)} | ${ratio(b.noble)} |`,
+    );
+  }
+  const one = table.findIndex((r) => r.name.startsWith("CapsuleFrag.verify × 100"));
+  const batch = table.findIndex((r) => r.name.startsWith("verifyCapsuleFrags"));
+  if (one >= 0 && batch >= 0) {
+    console.log("");
+    for (const b of backends) {
+      const gain = (best[batch][b] ?? 0) / (best[one][b] ?? 1);
+      console.log(
+        `batch verification of 100, ${b}: ${gain.toFixed(2)}× the per-cfrag rate of one-by-one verification`,
+      );
+    }
+  }
+}
+
+main();
