@@ -75,6 +75,8 @@ export const NodeMetadata = defineMessage<NodeMetadata>({
 /**
  * One node's share of a policy: its kfrag, encrypted to the node's encrypting key with the PRE
  * library's `encrypt` (capsule + ciphertext), and the keys the kfrag verifies against.
+ * `ownerBinding` ties the Umbral keys to the policy's on-chain owner (see ownerBindingMessage
+ * in signing.ts): without it anyone could squat a policy's slot on a node with their own kfrag.
  */
 export interface PolicyShare {
   policyId: Uint8Array;
@@ -83,6 +85,8 @@ export interface PolicyShare {
   ownerVerifyingKey: Uint8Array;
   delegatingKey: Uint8Array;
   recipientVerifyingKey: Uint8Array;
+  /** EIP-191 signature by the policy's on-chain owner address over ownerBindingMessage(...) */
+  ownerBinding: Uint8Array;
   /** Capsule.toBytes() of the kfrag's encryption */
   kfragCapsule: Uint8Array;
   /** the encrypted KeyFrag.toBytes() */
@@ -101,6 +105,7 @@ export const PolicyShare = defineMessage<PolicyShare>({
     ownerVerifyingKey: publicKey(),
     delegatingKey: publicKey(),
     recipientVerifyingKey: publicKey(),
+    ownerBinding: operatorSignature(),
     kfragCapsule: varBytes(256),
     kfragCiphertext: varBytes(1024),
     signature: umbralSignature(),
@@ -140,7 +145,13 @@ export const ShareReceipt = defineMessage<ShareReceipt>({
   signature: "signature",
 });
 
-/** A recipient's signed, fresh request to re-encrypt capsules (Capsule.toBytes() each). */
+/**
+ * A recipient's signed, fresh request to re-encrypt capsules (Capsule.toBytes() each). For a
+ * policy metered per re-encryption, it carries the recipient's PolicyManager voucher
+ * `ReencryptionVoucher(policyId, node, voucherCount)` (EIP-712, by the policy's on-chain
+ * recipient address) covering every re-encryption this node served so far plus these;
+ * otherwise voucherCount is 0 and voucherSignature empty.
+ */
 export interface ReencryptionRequest {
   policyId: Uint8Array;
   node: string;
@@ -149,6 +160,8 @@ export interface ReencryptionRequest {
   /** milliseconds since the epoch */
   issuedAt: bigint;
   capsules: Uint8Array[];
+  voucherCount: bigint;
+  voucherSignature: Uint8Array;
   signature: Uint8Array;
 }
 
@@ -164,6 +177,8 @@ export const ReencryptionRequest = defineMessage<ReencryptionRequest>({
     nonce: fixedBytes(NONCE_BYTES),
     issuedAt: u64(),
     capsules: list(varBytes(256), MAX_CAPSULES_PER_REQUEST),
+    voucherCount: u64(),
+    voucherSignature: varBytes(OPERATOR_SIGNATURE_BYTES),
     signature: umbralSignature(),
   },
   signature: "signature",

@@ -12,11 +12,45 @@ import {
   keccak256,
   recoverAddress,
   Signature as EthSignature,
+  verifyMessage,
 } from "ethers";
 import secp256k1 from "secp256k1";
 import { PublicKey, Signature, Signer } from "../pre";
 import { encode, signingPayload, type MessageType } from "./codec";
 import { BadSignatureError } from "./errors";
+
+/**
+ * The text a policy owner signs with its Ethereum account (EIP-191 personal message) to bind
+ * its Umbral keys to the policy on chain: the node recovers the signer and compares it with
+ * PolicyManager's owner of the policy.
+ */
+export function ownerBindingMessage(share: {
+  policyId: Uint8Array;
+  node: string;
+  ownerVerifyingKey: Uint8Array;
+  delegatingKey: Uint8Array;
+  recipientVerifyingKey: Uint8Array;
+}): string {
+  return [
+    "NKMS policy share binding v1",
+    `policy ${hexlify(share.policyId)}`,
+    `node ${getAddress(share.node)}`,
+    `owner key ${hexlify(share.ownerVerifyingKey)}`,
+    `delegating key ${hexlify(share.delegatingKey)}`,
+    `recipient key ${hexlify(share.recipientVerifyingKey)}`,
+  ].join("\n");
+}
+
+/** The address that made a share's owner binding (compare with the on-chain policy owner). */
+export function recoverOwnerBinding(
+  share: Parameters<typeof ownerBindingMessage>[0] & { ownerBinding: Uint8Array },
+): string {
+  try {
+    return verifyMessage(ownerBindingMessage(share), hexlify(share.ownerBinding));
+  } catch {
+    throw new BadSignatureError("PolicyShare", "malformed owner binding signature");
+  }
+}
 
 /** keccak256 of the full encoding: the identity of a message (receipts and logs point to it). */
 export function messageHash<T>(type: MessageType<T>, value: T): Uint8Array {

@@ -1,0 +1,30 @@
+/**
+ * The `nkms` command: one module per command group, each adding its subcommands to the
+ * program (node.ts: `nkms node init | run | status`).
+ */
+import { Command, CommanderError } from "commander";
+import { registerNodeCommands } from "./node";
+
+export function buildProgram(): Command {
+  const program = new Command("nkms")
+    .description("NKMS: decentralized key management with threshold proxy re-encryption")
+    .version("0.1.0")
+    .showHelpAfterError();
+  registerNodeCommands(program);
+  return program;
+}
+
+/** Runs the command line; errors with a `code` are printed as one line and exit non-zero. */
+export function main(argv: string[]): void {
+  buildProgram()
+    .parseAsync(argv)
+    .catch((error: unknown) => {
+      if (error instanceof CommanderError) {
+        process.exitCode = error.exitCode;
+        return;
+      }
+      const code = (error as { code?: string }).code;
+      process.stderr.write(`nkms: ${code ? `[${code}] ` : ""}${(error as Error).message ?? String(error)}\n`);
+      process.exitCode = code === "NOT_BONDED" ? 2 : 1;
+    });
+}

@@ -1,0 +1,86 @@
+/**
+ * What the node reads from and sends to the chain, behind one interface so the service logic
+ * does not depend on contract plumbing. `ContractNodeChain` (src/chain/contracts.ts) is the
+ * implementation over the deployed contracts. `PolicyCache` keeps policy state and chain time
+ * for a short, configurable lifetime.
+ */
+/**
+ * A policy as PolicyManager holds it. A policy exists on chain only once its fee was paid
+ * (createPolicy transfers it), so "unknown" and "unpaid" are the same answer.
+ */
+export interface PolicyInfo {
+  owner: string;
+  /** the recipient's Ethereum address (signs vouchers) */
+  recipient: string;
+  /** staker addresses of the policy's nodes, in position order */
+  nodes: string[];
+  /** seconds since the epoch (chain time): start of startPeriod, start of endPeriod */
+  startTime: number;
+  endTime: number;
+  /** the owner revoked the policy, or revoked the asking node's part of it */
+  revoked: boolean;
+  /** per-re-encryption price (0: not metered), the budget left, and how many re-encryptions
+   * the asking node already claimed */
+  price: bigint;
+  budget: bigint;
+  claimed: bigint;
+}
+
+export interface NodeChain {
+  readonly chainId: bigint;
+  /** the Adjudicator's address (the EIP-712 domain of binding signatures) */
+  readonly adjudicator: string;
+  /** the PolicyManager's address (the EIP-712 domain of vouchers) */
+  readonly policyManager: string;
+  /** latest block timestamp, seconds */
+  now(): Promise<number>;
+  /** the staker that bonded `operator`, or the zero address */
+  stakerOfOperator(operator: string): Promise<string>;
+  /** the policy as seen by `node` (a staker address), undefined if it does not exist */
+  policy(policyId: Uint8Array, node: string): Promise<PolicyInfo | undefined>;
+  shareCapacity(staker: string): Promise<{ capacity: bigint; held: bigint }>;
+  currentPeriod(): Promise<number>;
+  isCommitted(staker: string, period: number): Promise<boolean>;
+  /** sends commitToNextPeriod() from the operator and waits for it to be mined */
+  commitToNextPeriod(): Promise<void>;
+  /** settles the staker's rewards and the fees of these policies, and withdraws what is due */
+  settle(staker: string, policyIds: Uint8Array[]): Promise<void>;
+  /** claims the re-encryptions of a voucher (cumulative count) for the node at `position` */
+  claimReencryptions(
+    policyId: Uint8Array,
+    position: number,
+    count: bigint,
+    signature: Uint8Array,
+  ): Promise<void>;
+}
+
+export class PolicyCache {
+  private policies = new Map<string, { at: number; value: PolicyInfo | undefined }>();
+  private time?: { at: number; value: number };
+
+  constructor(
+    private readonly chain: NodeChain,
+    private readonly node: string,
+    private readonly ttlMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** The policy's state, from the cache unless older than the lifetime or `fresh` is asked. */
+  async policy(policyId: Uint8Array, fresh = false): Promise<PolicyInfo | undefined> {
+    const key = Buffer.from(policyId).toString("hex");
+    const cached = this.policies.get(key);
+    if (!fresh && cached && this.clock() - cached.at < this.ttlMs) return cached.value;
+    const value = await this.chain.policy(policyId, this.node);
+    if (this.policies.size > 100_000) this.policies.clear();
+    this.policies.set(key, { at: this.clock(), value });
+    return value;
+  }
+
+  /** Chain time: the last block timestamp read, advanced by the local clock since. */
+  async now(): Promise<number> {
+    if (!this.time || this.clock() - this.time.at >= this.ttlMs) {
+      this.time = { at: this.clock(), value: await this.chain.now() };
+    }
+    return this.time.value + Math.floor((this.clock() - this.time.at) / 1000);
+  }
+}

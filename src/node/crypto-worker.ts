@@ -1,0 +1,146 @@
+/**
+ * A crypto worker thread (see pool.ts): opens policy shares (decrypts the kfrag with the
+ * node's encrypting key and verifies it) and re-encrypts capsules, signing each cfrag with the
+ * operator key (the Adjudicator's EIP-712 binding signature). Verified kfrags are cached per
+ * policy so a request costs only the re-encryptions.
+ */
+import { getBytes, keccak256 } from "ethers";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { reencryptionDigest } from "../chain/adjudicator";
+import {
+  availableBackends,
+  Capsule,
+  decryptOriginal,
+  KeyFrag,
+  PublicKey,
+  reencrypt,
+  SecretKey,
+  setBackend,
+  type VerifiedKeyFrag,
+} from "../pre";
+import { OperatorKey } from "../protocol/signing";
+
+export interface CryptoWorkerData {
+  encryptingSecret: Uint8Array;
+  operatorSecret: Uint8Array;
+  chainId: bigint;
+  adjudicator: string;
+}
+
+interface ShareKeys {
+  capsule: Uint8Array;
+  ciphertext: Uint8Array;
+  ownerVerifyingKey: Uint8Array;
+  delegatingKey: Uint8Array;
+  recipientVerifyingKey: Uint8Array;
+}
+
+export type CryptoTask =
+  | ({ kind: "openShare" } & ShareKeys)
+  | ({ kind: "reencrypt"; capsules: Uint8Array[] } & ShareKeys)
+  | { kind: "forget"; policyId: Uint8Array };
+
+export type CryptoTaskResult =
+  | { kind: "openShare"; kfragId: Uint8Array; commitment: Uint8Array }
+  | { kind: "reencrypt"; cfrags: Uint8Array[]; bindingSignatures: Uint8Array[]; capsuleHashes: Uint8Array[] };
+
+class TaskError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createCryptoHandler(data: CryptoWorkerData) {
+  if (availableBackends().includes("native")) setBackend("native");
+  const secret = SecretKey.fromBEBytes(data.encryptingSecret);
+  const operator = new OperatorKey(data.operatorSecret);
+  const kfrags = new Map<string, VerifiedKeyFrag>();
+
+  const open = (keys: ShareKeys): VerifiedKeyFrag => {
+    const cacheKey = keccak256(Buffer.concat([keys.capsule, keys.ciphertext]));
+    const cached = kfrags.get(cacheKey);
+    if (cached) return cached;
+    let kfragBytes: Uint8Array;
+    try {
+      kfragBytes = decryptOriginal(secret, Capsule.fromBytes(keys.capsule), keys.ciphertext);
+    } catch (error) {
+      throw new TaskError(
+        "KFRAG_UNREADABLE",
+        `the kfrag is not encrypted to this node: ${(error as Error).message}`,
+      );
+    }
+    let verified: VerifiedKeyFrag;
+    try {
+      verified = KeyFrag.fromBytes(kfragBytes).verify(
+        PublicKey.fromCompressedBytes(keys.ownerVerifyingKey),
+        PublicKey.fromCompressedBytes(keys.delegatingKey),
+        PublicKey.fromCompressedBytes(keys.recipientVerifyingKey),
+      );
+    } catch (error) {
+      throw new TaskError(
+        "KFRAG_INVALID",
+        `the kfrag does not verify against the share's keys: ${(error as Error).message}`,
+      );
+    }
+    if (kfrags.size > 10_000) kfrags.clear();
+    kfrags.set(cacheKey, verified);
+    return verified;
+  };
+
+  return (task: CryptoTask): CryptoTaskResult | undefined => {
+    switch (task.kind) {
+      case "forget":
+        kfrags.clear();
+        return undefined;
+      case "openShare": {
+        const kfrag = open(task);
+        return { kind: "openShare", kfragId: kfrag.kfrag.id, commitment: kfrag.kfrag.commitment.toBytes() };
+      }
+      case "reencrypt": {
+        const kfrag = open(task);
+        const cfrags: Uint8Array[] = [];
+        const bindingSignatures: Uint8Array[] = [];
+        const capsuleHashes: Uint8Array[] = [];
+        task.capsules.forEach((bytes, i) => {
+          let capsule: Capsule;
+          try {
+            capsule = Capsule.fromBytes(bytes);
+          } catch (error) {
+            throw new TaskError("CAPSULE_INVALID", `capsule ${i}: ${(error as Error).message}`);
+          }
+          const cfrag = reencrypt(capsule, kfrag);
+          const capsuleSimple = capsule.toBytesSimple();
+          const digest = reencryptionDigest(data.chainId, data.adjudicator, {
+            capsule: capsuleSimple,
+            cfrag: cfrag.toBytesSimple(),
+            verifyingKey: task.ownerVerifyingKey,
+            delegatingKey: task.delegatingKey,
+            receivingKey: task.recipientVerifyingKey,
+          });
+          cfrags.push(cfrag.toBytes());
+          bindingSignatures.push(operator.signDigest(getBytes(digest)));
+          capsuleHashes.push(getBytes(keccak256(capsuleSimple)));
+        });
+        return { kind: "reencrypt", cfrags, bindingSignatures, capsuleHashes };
+      }
+    }
+  };
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  const handle = createCryptoHandler(workerData as CryptoWorkerData);
+  port.on("message", (task: CryptoTask) => {
+    try {
+      const result = handle(task);
+      if (result) port.postMessage({ ok: true, result });
+    } catch (error) {
+      const code =
+        error instanceof TaskError ? error.code : ((error as { code?: string }).code ?? "CRYPTO_FAILED");
+      port.postMessage({ ok: false, code, message: (error as Error).message });
+    }
+  });
+}

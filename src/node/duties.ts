@@ -1,0 +1,150 @@
+/**
+ * The node's on-chain duties: refuse to start unbonded, commit to every next period (with
+ * retries and an alarm in logs and metrics when a commitment fails), settle rewards and fees
+ * on a schedule, and garbage-collect expired shares and stale nonces.
+ */
+import { getAddress, ZeroAddress } from "ethers";
+import type { NodeChain } from "./chain";
+import type { NodeConfig } from "./config";
+import { NotBondedError } from "./errors";
+import type { Logger } from "./log";
+import type { NodeMetrics } from "./metrics";
+import type { NodeStorage } from "./storage";
+
+export interface DutyState {
+  lastCommittedPeriod?: number;
+  lastCommitError?: string;
+  consecutiveCommitFailures: number;
+  lastSettledAt?: number;
+}
+
+/** Throws NotBondedError unless `operator` is bonded to `staker`. */
+export async function checkBonding(chain: NodeChain, operator: string, staker: string): Promise<void> {
+  const bondedTo = await chain.stakerOfOperator(operator);
+  if (bondedTo === ZeroAddress) {
+    throw new NotBondedError(
+      `operator ${operator} is not bonded to any staker; run bondOperator(${operator}) from ${staker}`,
+    );
+  }
+  if (getAddress(bondedTo) !== getAddress(staker)) {
+    throw new NotBondedError(
+      `operator ${operator} is bonded to ${bondedTo}, not to the configured staker ${staker}`,
+    );
+  }
+}
+
+export class Duties {
+  readonly state: DutyState = { consecutiveCommitFailures: 0 };
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private committing = false;
+
+  constructor(
+    private readonly chain: NodeChain,
+    private readonly config: NodeConfig,
+    private readonly staker: string,
+    private readonly operator: string,
+    private readonly storage: NodeStorage,
+    private readonly logger: Logger,
+    private readonly metrics: NodeMetrics,
+  ) {}
+
+  async start(): Promise<void> {
+    await checkBonding(this.chain, this.operator, this.staker);
+    this.every(this.config.duties.commitCheckIntervalMs, () => this.commitIfDue());
+    if (this.config.duties.settleIntervalMs > 0)
+      this.every(this.config.duties.settleIntervalMs, () => this.settle());
+    this.every(this.config.duties.gcIntervalMs, () => this.collectGarbage());
+    void this.commitIfDue();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+  }
+
+  /** Commits to the next period unless already committed; on failure, alarms and retries. */
+  async commitIfDue(): Promise<void> {
+    if (this.committing || this.stopped) return;
+    this.committing = true;
+    try {
+      const next = (await this.chain.currentPeriod()) + 1;
+      if (await this.chain.isCommitted(this.staker, next)) {
+        this.recordCommitted(next);
+        return;
+      }
+      await this.chain.commitToNextPeriod();
+      this.recordCommitted(next);
+      this.metrics.commitments.inc({ result: "success" });
+      this.logger.info("committed to the next period", { period: next });
+    } catch (error) {
+      this.state.consecutiveCommitFailures++;
+      this.state.lastCommitError = (error as Error).message;
+      this.metrics.commitments.inc({ result: "failure" });
+      this.metrics.commitmentAlarm.set(1);
+      this.logger.error(
+        "ALARM: commitment to the next period failed; the node earns nothing for it if this persists",
+        {
+          attempt: this.state.consecutiveCommitFailures,
+          retryInMs: this.config.duties.commitRetryDelayMs,
+          error,
+        },
+      );
+      if (!this.stopped) {
+        const retry = setTimeout(() => void this.commitIfDue(), this.config.duties.commitRetryDelayMs);
+        retry.unref();
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  /** Settles rewards and the fees of held policies, then claims unclaimed vouchers. */
+  async settle(): Promise<void> {
+    try {
+      await this.chain.settle(this.staker, this.storage.sharePolicyIds());
+      for (const voucher of this.storage.unclaimedVouchers()) {
+        const policy = await this.chain.policy(voucher.policyId, this.staker);
+        const position = policy ? policy.nodes.indexOf(this.staker) : -1;
+        if (!policy || position < 0 || voucher.count <= policy.claimed) {
+          this.storage.markClaimed(voucher.policyId, voucher.count);
+          continue;
+        }
+        await this.chain.claimReencryptions(voucher.policyId, position, voucher.count, voucher.signature);
+        this.storage.markClaimed(voucher.policyId, voucher.count);
+      }
+      this.state.lastSettledAt = Date.now();
+      this.metrics.settlements.inc({ result: "success" });
+      this.logger.info("settled rewards and fees");
+    } catch (error) {
+      this.metrics.settlements.inc({ result: "failure" });
+      this.logger.warn("settlement failed; will retry at the next interval", { error });
+    }
+  }
+
+  /** Deletes shares of policies that ended (by chain time) and nonces past their window. */
+  async collectGarbage(): Promise<void> {
+    try {
+      const shares = this.storage.collectExpired(await this.chain.now());
+      const nonces = this.storage.collectNonces(Date.now());
+      this.metrics.shares.set(this.storage.countShares());
+      if (shares > 0) this.logger.info("deleted expired shares", { shares, nonces });
+    } catch (error) {
+      this.logger.warn("garbage collection failed", { error });
+    }
+  }
+
+  private recordCommitted(period: number): void {
+    this.state.lastCommittedPeriod = period;
+    this.state.consecutiveCommitFailures = 0;
+    this.state.lastCommitError = undefined;
+    this.metrics.commitmentAlarm.set(0);
+    this.metrics.lastCommittedPeriod.set(period);
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    const timer = setInterval(() => void fn(), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}

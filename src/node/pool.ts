@@ -1,0 +1,126 @@
+/**
+ * A fixed pool of worker threads for the node's cryptography, so every core re-encrypts.
+ * Tasks are queued FIFO and handed to the first idle worker. A worker that dies is replaced
+ * and its task fails with WorkerCrashedError; the node keeps serving.
+ *
+ * Workers run crypto-worker.js from dist/ when the node runs compiled, or crypto-worker.ts
+ * through ts-node (transpile-only, registered in the worker's execArgv) in development.
+ */
+import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { CryptoTask, CryptoTaskResult, CryptoWorkerData } from "./crypto-worker";
+
+export class WorkerCrashedError extends Error {
+  readonly code = "WORKER_CRASHED";
+  constructor(message: string) {
+    super(message);
+    this.name = "WorkerCrashedError";
+  }
+}
+
+/** An error a worker reported for a task (bad input, not a crash), with its code. */
+export class WorkerTaskError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "WorkerTaskError";
+  }
+}
+
+interface Job {
+  task: CryptoTask;
+  resolve: (value: CryptoTaskResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+}
+
+export class CryptoPool {
+  private slots: Slot[] = [];
+  private queue: Job[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly data: CryptoWorkerData,
+    size = 0,
+  ) {
+    const count = size > 0 ? size : Math.max(1, os.availableParallelism());
+    for (let i = 0; i < count; i++) this.slots.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  run(task: CryptoTask): Promise<CryptoTaskResult> {
+    if (this.closed) return Promise.reject(new WorkerCrashedError("crypto pool is closed"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Tells every worker to drop its cached kfrag of a policy (after a revocation). */
+  forget(policyId: Uint8Array): void {
+    for (const slot of this.slots) slot.worker.postMessage({ kind: "forget", policyId } satisfies CryptoTask);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new WorkerCrashedError("crypto pool closed"));
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    const compiled = __filename.endsWith(".js");
+    const file = path.join(__dirname, compiled ? "crypto-worker.js" : "crypto-worker.ts");
+    const worker = new Worker(file, {
+      workerData: this.data,
+      execArgv: compiled ? [] : ["--require", "ts-node/register/transpile-only"],
+    });
+    const slot: Slot = { worker };
+    worker.on(
+      "message",
+      (message: { ok: true; result: CryptoTaskResult } | { ok: false; code: string; message: string }) => {
+        const job = slot.job;
+        slot.job = undefined;
+        if (job) {
+          if (message.ok) job.resolve(message.result);
+          else job.reject(new WorkerTaskError(message.code, message.message));
+        }
+        this.dispatch();
+      },
+    );
+    const replace = (reason: string) => {
+      const job = slot.job;
+      slot.job = undefined;
+      if (job) job.reject(new WorkerCrashedError(reason));
+      if (this.closed) return;
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots[index] = this.spawn();
+      this.dispatch();
+    };
+    worker.on("error", (error) => replace(`crypto worker failed: ${error.message}`));
+    worker.on("exit", (code) => {
+      if (!this.closed) replace(`crypto worker exited with code ${code}`);
+    });
+    worker.unref();
+    return slot;
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.job) continue;
+      const job = this.queue.shift()!;
+      slot.job = job;
+      slot.worker.postMessage(job.task);
+    }
+  }
+}

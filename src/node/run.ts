@@ -1,0 +1,142 @@
+/**
+ * `nkms node run`: loads the keys, opens the database, checks the node's bonding on chain
+ * (refusing to serve unbonded), starts the duties, the crypto workers and the HTTPS server.
+ */
+import { getAddress } from "ethers";
+import fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import { SecretKey } from "../pre";
+import { OperatorKey } from "../protocol/signing";
+import { PolicyCache, type NodeChain } from "./chain";
+import { connectNodeChain } from "./chain-contracts";
+import type { NodeConfig } from "./config";
+import { Duties } from "./duties";
+import { NotBondedError } from "./errors";
+import { nodeFiles } from "./files";
+import { NodeServer } from "./http";
+import { readKeystore } from "./keystore";
+import { createLogger, type Logger } from "./log";
+import { nodeMetrics } from "./metrics";
+import { CryptoPool } from "./pool";
+import { NodeService } from "./service";
+import { NodeStorage } from "./storage";
+import { pemFingerprint } from "./tls";
+
+export interface RunningNode {
+  address: AddressInfo;
+  staker: string;
+  operator: string;
+  service: NodeService;
+  storage: NodeStorage;
+  duties: Duties;
+  chain: NodeChain;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** the chain access to use instead of connecting to config.chain (tests) */
+  chain?: (operatorSecret: Uint8Array) => Promise<NodeChain>;
+}
+
+export async function startNode(
+  config: NodeConfig,
+  passphrase: string,
+  options: StartOptions = {},
+): Promise<RunningNode> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const files = nodeFiles(config.dataDir);
+  const operatorSecret = await readKeystore(files.operatorKeystore, passphrase);
+  const encryptingSecret = await readKeystore(files.encryptingKeystore, passphrase);
+  const operator = new OperatorKey(operatorSecret);
+  const encryptingKey = SecretKey.fromBEBytes(encryptingSecret).publicKey().toCompressedBytes();
+  const tls = {
+    certPem: fs.readFileSync(files.tlsCert, "utf8"),
+    keyPem: fs.readFileSync(files.tlsKey, "utf8"),
+  };
+
+  const chain = options.chain
+    ? await options.chain(operatorSecret)
+    : await connectNodeChain(config, operatorSecret);
+  const bondedTo = await chain.stakerOfOperator(operator.address);
+  const staker = getAddress(config.chain.staker ?? bondedTo);
+
+  const storage = new NodeStorage(config.dataDir);
+  const metrics = nodeMetrics(() => storage.sizeBytes());
+  metrics.shares.set(storage.countShares());
+  const duties = new Duties(chain, config, staker, operator.address, storage, logger, metrics);
+  try {
+    await duties.start();
+  } catch (error) {
+    storage.close();
+    if (error instanceof NotBondedError)
+      logger.error("refusing to serve: the operator is not bonded", { error });
+    throw error;
+  }
+
+  const pool = new CryptoPool(
+    { encryptingSecret, operatorSecret, chainId: chain.chainId, adjudicator: chain.adjudicator },
+    config.workers,
+  );
+  const service = new NodeService({
+    config,
+    storage,
+    pool,
+    policies: new PolicyCache(chain, staker, config.policyCacheTtlMs),
+    operator,
+    staker,
+    chainId: chain.chainId,
+    policyManager: chain.policyManager,
+    encryptingKey,
+    tlsFingerprint: pemFingerprint(tls.certPem),
+    logger,
+    metrics,
+    capacity: async () => (await chain.shareCapacity(staker)).capacity,
+  });
+  const server = new NodeServer({
+    config,
+    service,
+    tls,
+    logger,
+    metrics,
+    health: () => ({
+      status: duties.state.consecutiveCommitFailures > 0 ? "degraded" : "ok",
+      staker,
+      operator: operator.address,
+      shares: storage.countShares(),
+      ...duties.state,
+    }),
+  });
+  let address: AddressInfo;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    duties.stop();
+    await pool.close();
+    storage.close();
+    throw error;
+  }
+  logger.info("node serving", {
+    url: config.publicUrl,
+    listen: `${address.address}:${address.port}`,
+    staker,
+    operator: operator.address,
+    workers: pool.size,
+  });
+  return {
+    address,
+    staker,
+    operator: operator.address,
+    service,
+    storage,
+    duties,
+    chain,
+    async close() {
+      duties.stop();
+      await server.close();
+      await pool.close();
+      storage.close();
+      logger.info("node stopped");
+    },
+  };
+}

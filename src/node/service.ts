@@ -1,0 +1,367 @@
+/**
+ * The node's request handlers: protocol messages in, signed protocol messages out. Every
+ * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
+ */
+import { getAddress, keccak256, getBytes } from "ethers";
+import { decode, encode } from "../protocol/codec";
+import {
+  AccessLog,
+  AccessLogEntry,
+  AccessLogRequest,
+  MAX_ACCESS_LOG_PAGE,
+  NodeMetadata,
+  PolicyShare,
+  ReencryptionRequest,
+  ReencryptionResponse,
+  RevocationAck,
+  RevocationOrder,
+  ShareReceipt,
+} from "../protocol/messages";
+import { messageHash, OperatorKey, recoverOwnerBinding, verifyUmbral } from "../protocol/signing";
+import { recoverVoucherSigner } from "../protocol/vouchers";
+import type { PolicyCache, PolicyInfo } from "./chain";
+import type { NodeConfig } from "./config";
+import { NodeError, refuse } from "./errors";
+import type { Logger } from "./log";
+import type { NodeMetrics } from "./metrics";
+import { WorkerTaskError, type CryptoPool } from "./pool";
+import type { NodeStorage, StoredShare } from "./storage";
+
+export const SOFTWARE_VERSION = "nkms-node/0.1.0";
+
+export interface ServiceDeps {
+  config: NodeConfig;
+  storage: NodeStorage;
+  pool: CryptoPool;
+  policies: PolicyCache;
+  operator: OperatorKey;
+  staker: string;
+  chainId: bigint;
+  policyManager: string;
+  encryptingKey: Uint8Array;
+  tlsFingerprint: Uint8Array;
+  logger: Logger;
+  metrics: NodeMetrics;
+  /** how many shares the staker's stake covers, read from the chain */
+  capacity: () => Promise<bigint>;
+}
+
+const ZERO_HASH = new Uint8Array(32);
+
+export class NodeService {
+  private metadataCache?: { at: number; bytes: Uint8Array };
+  /** nonces of requests being served right now, so a replay racing its original is refused early */
+  private inFlight = new Set<string>();
+
+  constructor(private readonly d: ServiceDeps) {}
+
+  /** The signed metadata, re-signed at most once a minute. */
+  metadata(): Uint8Array {
+    const now = Date.now();
+    if (!this.metadataCache || now - this.metadataCache.at > 60_000) {
+      const signed = this.d.operator.sign(NodeMetadata, {
+        chainId: this.d.chainId,
+        staker: this.d.staker,
+        operator: this.d.operator.address,
+        verifyingKey: this.d.operator.publicKey,
+        encryptingKey: this.d.encryptingKey,
+        tlsFingerprint: this.d.tlsFingerprint,
+        url: this.d.config.publicUrl,
+        softwareVersion: SOFTWARE_VERSION,
+        timestamp: BigInt(now),
+      });
+      this.metadataCache = { at: now, bytes: encode(NodeMetadata, signed) };
+    }
+    return this.metadataCache.bytes;
+  }
+
+  async storeShare(body: Uint8Array): Promise<Uint8Array> {
+    const share = decode(PolicyShare, body);
+    this.checkAddressedToMe(share.node);
+    verifyUmbral(PolicyShare, share, share.ownerVerifyingKey);
+    if (this.d.storage.getTombstone(share.policyId)) {
+      throw refuse.gone(
+        "POLICY_REVOKED",
+        "this policy was revoked on this node; its share is not accepted again",
+      );
+    }
+    const shareHash = messageHash(PolicyShare, share);
+    const existing = this.d.storage.getShare(share.policyId);
+    if (existing) {
+      if (keccak256(existing.share) !== keccak256(body)) {
+        throw refuse.conflict("SHARE_EXISTS", "this node already holds another share of this policy");
+      }
+    }
+    const policy = await this.activePolicy(share.policyId, { fresh: true });
+    if (!policy.nodes.includes(this.d.staker)) {
+      throw refuse.forbidden("NOT_LISTED", "this node is not one of the policy's nodes");
+    }
+    if (recoverOwnerBinding(share) !== policy.owner) {
+      throw refuse.forbidden(
+        "NOT_OWNER",
+        "the share's owner binding is not signed by the policy's on-chain owner",
+      );
+    }
+    if (!existing && BigInt(this.d.storage.countShares()) >= (await this.d.capacity())) {
+      throw refuse.conflict("OVER_CAPACITY", "the staker's stake does not cover another policy share");
+    }
+    const opened = await this.crypto({
+      kind: "openShare",
+      capsule: share.kfragCapsule,
+      ciphertext: share.kfragCiphertext,
+      ownerVerifyingKey: share.ownerVerifyingKey,
+      delegatingKey: share.delegatingKey,
+      recipientVerifyingKey: share.recipientVerifyingKey,
+    });
+    if (opened.kind !== "openShare") throw new Error("worker answered another task");
+    const stored: StoredShare = {
+      policyId: share.policyId,
+      share: body,
+      ownerVerifyingKey: share.ownerVerifyingKey,
+      recipientVerifyingKey: share.recipientVerifyingKey,
+      kfragId: opened.kfragId,
+      expiresAt: policy.endTime,
+      storedAt: Date.now(),
+    };
+    if (!existing && !this.d.storage.putShare(stored)) {
+      // a concurrent upload of the same policy won the insert: answer only for identical bytes
+      const winner = this.d.storage.getShare(share.policyId);
+      if (!winner || keccak256(winner.share) !== keccak256(body)) {
+        throw refuse.conflict("SHARE_EXISTS", "this node already holds another share of this policy");
+      }
+    }
+    this.d.metrics.shares.set(this.d.storage.countShares());
+    const receipt = this.d.operator.sign(ShareReceipt, {
+      policyId: share.policyId,
+      node: this.d.staker,
+      shareHash,
+      kfragId: opened.kfragId,
+      commitmentHash: getBytes(keccak256(opened.commitment)),
+      storedAt: BigInt(existing?.storedAt ?? stored.storedAt),
+    });
+    return encode(ShareReceipt, receipt);
+  }
+
+  async reencrypt(body: Uint8Array): Promise<Uint8Array> {
+    const request = decode(ReencryptionRequest, body);
+    this.checkAddressedToMe(request.node);
+    if (request.capsules.length === 0)
+      throw refuse.badRequest("NO_CAPSULES", "the request carries no capsule");
+    if (request.capsules.length > this.d.config.limits.maxCapsulesPerRequest) {
+      throw refuse.tooLarge(`at most ${this.d.config.limits.maxCapsulesPerRequest} capsules per request`);
+    }
+    const stored = this.shareOf(request.policyId);
+    if (!Buffer.from(stored.recipientVerifyingKey).equals(Buffer.from(request.recipientVerifyingKey))) {
+      throw refuse.forbidden("NOT_RECIPIENT", "the requester is not this policy's recipient");
+    }
+    verifyUmbral(ReencryptionRequest, request, stored.recipientVerifyingKey);
+    this.checkFresh(request.issuedAt);
+    const nonceKey = this.nonceKey("reencrypt", request.recipientVerifyingKey, request.nonce);
+    const nonceId = Buffer.from(nonceKey).toString("hex");
+    if (this.inFlight.has(nonceId) || this.d.storage.hasNonce(nonceKey)) throw this.replayed();
+    this.inFlight.add(nonceId);
+    try {
+      const policy = await this.activePolicy(request.policyId, { fresh: false });
+      const voucher = this.checkVoucher(request, policy);
+      const share = decode(PolicyShare, stored.share);
+      const result = await this.crypto({
+        kind: "reencrypt",
+        capsule: share.kfragCapsule,
+        ciphertext: share.kfragCiphertext,
+        ownerVerifyingKey: share.ownerVerifyingKey,
+        delegatingKey: share.delegatingKey,
+        recipientVerifyingKey: share.recipientVerifyingKey,
+        capsules: request.capsules,
+      });
+      if (result.kind !== "reencrypt") throw new Error("worker answered another task");
+      // the policy may have been revoked while the worker ran
+      if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
+      const requestHash = messageHash(ReencryptionRequest, request);
+      let entryHash: Uint8Array = ZERO_HASH;
+      const served = { capsules: request.capsules.length, voucher };
+      const fresh = this.d.storage.recordServed(
+        nonceKey,
+        this.nonceExpiry(),
+        request.policyId,
+        served,
+        (head) => {
+          const entry = this.d.operator.sign(AccessLogEntry, {
+            policyId: request.policyId,
+            node: this.d.staker,
+            sequence: head ? head.sequence + 1n : 0n,
+            previousHash: head?.hash ?? ZERO_HASH,
+            requesterVerifyingKey: request.recipientVerifyingKey,
+            requestHash,
+            capsuleHashes: result.capsuleHashes,
+            servedAt: BigInt(Date.now()),
+          });
+          entryHash = messageHash(AccessLogEntry, entry);
+          return { entry: encode(AccessLogEntry, entry), hash: entryHash, sequence: entry.sequence };
+        },
+      );
+      if (!fresh) throw this.replayed();
+      this.d.metrics.reencryptions.inc({}, request.capsules.length);
+      const response = this.d.operator.sign(ReencryptionResponse, {
+        policyId: request.policyId,
+        node: this.d.staker,
+        requestHash,
+        accessLogEntryHash: entryHash,
+        cfrags: result.cfrags,
+        bindingSignatures: result.bindingSignatures,
+      });
+      return encode(ReencryptionResponse, response);
+    } finally {
+      this.inFlight.delete(nonceId);
+    }
+  }
+
+  async revoke(body: Uint8Array): Promise<Uint8Array> {
+    const order = decode(RevocationOrder, body);
+    this.checkAddressedToMe(order.node);
+    const ownerKey = this.ownerKeyOf(order.policyId);
+    verifyUmbral(RevocationOrder, order, ownerKey);
+    this.checkFresh(order.issuedAt);
+    const orderHash = messageHash(RevocationOrder, order);
+    if (!this.d.storage.getTombstone(order.policyId)) {
+      this.d.storage.revoke({
+        policyId: order.policyId,
+        orderHash,
+        ownerVerifyingKey: ownerKey,
+        revokedAt: Date.now(),
+      });
+      this.d.pool.forget(order.policyId);
+      this.d.metrics.shares.set(this.d.storage.countShares());
+      this.d.logger.info("policy revoked", { policyId: order.policyId });
+    }
+    const tombstone = this.d.storage.getTombstone(order.policyId)!;
+    const ack = this.d.operator.sign(RevocationAck, {
+      policyId: order.policyId,
+      node: this.d.staker,
+      orderHash,
+      revokedAt: BigInt(tombstone.revokedAt),
+    });
+    return encode(RevocationAck, ack);
+  }
+
+  accessLog(body: Uint8Array): Uint8Array {
+    const request = decode(AccessLogRequest, body);
+    this.checkAddressedToMe(request.node);
+    verifyUmbral(AccessLogRequest, request, this.ownerKeyOf(request.policyId));
+    this.checkFresh(request.issuedAt);
+    const nonceKey = this.nonceKey("access-log", this.ownerKeyOf(request.policyId), request.nonce);
+    if (!this.d.storage.recordNonce(nonceKey, this.nonceExpiry())) throw this.replayed();
+    const entries = this.d.storage.readLog(request.policyId, request.fromSequence, MAX_ACCESS_LOG_PAGE + 1);
+    const more = entries.length > MAX_ACCESS_LOG_PAGE;
+    const page = this.d.operator.sign(AccessLog, {
+      policyId: request.policyId,
+      node: this.d.staker,
+      entries: entries.slice(0, MAX_ACCESS_LOG_PAGE),
+      more: more ? 1 : 0,
+    });
+    return encode(AccessLog, page);
+  }
+
+  private checkAddressedToMe(node: string): void {
+    if (getAddress(node) !== this.d.staker) {
+      throw refuse.badRequest(
+        "WRONG_NODE",
+        `this message is addressed to ${node}, not to this node (${this.d.staker})`,
+      );
+    }
+  }
+
+  private checkFresh(issuedAt: bigint): void {
+    const skew = Math.abs(Date.now() - Number(issuedAt));
+    if (skew > this.d.config.limits.freshnessWindowMs) {
+      throw refuse.unauthorized(
+        "STALE_REQUEST",
+        `request time is ${skew} ms away from the node's clock (window ${this.d.config.limits.freshnessWindowMs} ms)`,
+      );
+    }
+  }
+
+  private nonceKey(purpose: string, signer: Uint8Array, nonce: Uint8Array): Uint8Array {
+    return getBytes(keccak256(Buffer.concat([Buffer.from(purpose), signer, nonce])));
+  }
+
+  /** A nonce is remembered for twice the freshness window: past it, the timestamp check refuses. */
+  private nonceExpiry(): number {
+    return Date.now() + 2 * this.d.config.limits.freshnessWindowMs;
+  }
+
+  private replayed(): NodeError {
+    return refuse.conflict("REPLAYED", "this request was already served (nonce seen); sign a new one");
+  }
+
+  private revoked(): NodeError {
+    return refuse.gone("POLICY_REVOKED", "this policy was revoked");
+  }
+
+  private shareOf(policyId: Uint8Array): StoredShare {
+    if (this.d.storage.getTombstone(policyId)) throw this.revoked();
+    const stored = this.d.storage.getShare(policyId);
+    if (!stored) throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
+    return stored;
+  }
+
+  private ownerKeyOf(policyId: Uint8Array): Uint8Array {
+    const key =
+      this.d.storage.getShare(policyId)?.ownerVerifyingKey ??
+      this.d.storage.getTombstone(policyId)?.ownerVerifyingKey;
+    if (!key) throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
+    return key;
+  }
+
+  /**
+   * For a policy metered per re-encryption: the request's voucher must be signed by the
+   * policy's recipient, cover everything this node served plus this request, and stay within
+   * the budget left on chain. Returns the voucher to keep for claiming, or undefined.
+   */
+  private checkVoucher(request: ReencryptionRequest, policy: PolicyInfo) {
+    if (policy.price === 0n) return undefined;
+    const needed = this.d.storage.servedCount(request.policyId) + BigInt(request.capsules.length);
+    if (request.voucherSignature.length === 0 || request.voucherCount < needed) {
+      throw refuse.unpaid(`this policy is metered: send a voucher for at least ${needed} re-encryptions`);
+    }
+    const signer = recoverVoucherSigner(
+      this.d.chainId,
+      this.d.policyManager,
+      { policyId: request.policyId, node: this.d.staker, count: request.voucherCount },
+      request.voucherSignature,
+    );
+    if (signer !== policy.recipient) {
+      throw refuse.unauthorized("BAD_VOUCHER", "the voucher is not signed by the policy's recipient");
+    }
+    if ((request.voucherCount - policy.claimed) * policy.price > policy.budget) {
+      throw refuse.unpaid("the policy's re-encryption budget does not cover this voucher");
+    }
+    return { count: request.voucherCount, signature: request.voucherSignature };
+  }
+
+  /** The on-chain policy, refused unless it exists (hence was paid), is not revoked and not over. */
+  private async activePolicy(policyId: Uint8Array, { fresh }: { fresh: boolean }): Promise<PolicyInfo> {
+    let policy: PolicyInfo | undefined;
+    try {
+      policy = await this.d.policies.policy(policyId, fresh);
+    } catch (error) {
+      this.d.logger.warn("cannot read the policy on chain", { error });
+      throw refuse.unavailable("CHAIN_UNAVAILABLE", "the node cannot read the chain right now; retry later");
+    }
+    if (!policy) throw refuse.unpaid("no paid policy with this id on chain (createPolicy pays its fees)");
+    if (policy.revoked) throw this.revoked();
+    const now = await this.d.policies.now();
+    if (now >= policy.endTime) throw refuse.gone("POLICY_EXPIRED", "the policy is over");
+    if (now < policy.startTime)
+      throw refuse.forbidden("POLICY_NOT_STARTED", "the policy has not started yet");
+    return policy;
+  }
+
+  private async crypto(task: Parameters<CryptoPool["run"]>[0]) {
+    try {
+      return await this.d.pool.run(task);
+    } catch (error) {
+      if (error instanceof WorkerTaskError) throw refuse.badRequest(error.code, error.message);
+      throw error;
+    }
+  }
+}

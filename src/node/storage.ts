@@ -1,0 +1,282 @@
+/**
+ * The node's embedded database: SQLite (better-sqlite3) in WAL mode. Share writes commit with
+ * synchronous=FULL (fsync before the receipt leaves the node); access-log and replay-cache
+ * writes use synchronous=NORMAL, which survives a process crash (the kill -9 case) and only
+ * risks the last moments before a power loss.
+ */
+import Database from "better-sqlite3";
+import fs from "node:fs";
+import path from "node:path";
+
+export interface StoredShare {
+  policyId: Uint8Array;
+  /** the encoded PolicyShare as received (the kfrag stays encrypted to the node at rest) */
+  share: Uint8Array;
+  ownerVerifyingKey: Uint8Array;
+  recipientVerifyingKey: Uint8Array;
+  kfragId: Uint8Array;
+  /** end of the policy, seconds since the epoch (chain time) */
+  expiresAt: number;
+  storedAt: number;
+}
+
+export interface Tombstone {
+  policyId: Uint8Array;
+  orderHash: Uint8Array;
+  /** kept so the owner can still read the access log of a revoked policy */
+  ownerVerifyingKey: Uint8Array;
+  revokedAt: number;
+}
+
+export interface LogHead {
+  sequence: bigint;
+  hash: Uint8Array;
+}
+
+type Row = Record<string, unknown>;
+
+export class NodeStorage {
+  readonly db: Database.Database;
+  readonly file: string;
+
+  constructor(dataDir: string) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.file = path.join(dataDir, "node.sqlite");
+    this.db = new Database(this.file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS shares (
+        policy_id BLOB PRIMARY KEY, share BLOB NOT NULL, owner_key BLOB NOT NULL,
+        recipient_key BLOB NOT NULL, kfrag_id BLOB NOT NULL,
+        expires_at INTEGER NOT NULL, stored_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS shares_expiry ON shares (expires_at);
+      CREATE TABLE IF NOT EXISTS tombstones (
+        policy_id BLOB PRIMARY KEY, order_hash BLOB NOT NULL, owner_key BLOB NOT NULL, revoked_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS access_log (
+        policy_id BLOB NOT NULL, sequence INTEGER NOT NULL, entry BLOB NOT NULL, hash BLOB NOT NULL,
+        PRIMARY KEY (policy_id, sequence));
+      CREATE TABLE IF NOT EXISTS nonces (nonce_key BLOB PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS served (
+        policy_id BLOB PRIMARY KEY, count INTEGER NOT NULL,
+        voucher_count INTEGER NOT NULL DEFAULT 0, voucher_signature BLOB, claimed INTEGER NOT NULL DEFAULT 0);
+    `);
+  }
+
+  private durable<T>(fn: () => T): T {
+    this.db.pragma("synchronous = FULL");
+    return this.db.transaction(fn)();
+  }
+
+  private fast<T>(fn: () => T): T {
+    this.db.pragma("synchronous = NORMAL");
+    return this.db.transaction(fn)();
+  }
+
+  /** Stores a share durably; returns false if the policy already has one (left unchanged). */
+  putShare(s: StoredShare): boolean {
+    return this.durable(() => {
+      const result = this.db
+        .prepare(
+          `INSERT OR IGNORE INTO shares (policy_id, share, owner_key, recipient_key, kfrag_id, expires_at, stored_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          s.policyId,
+          s.share,
+          s.ownerVerifyingKey,
+          s.recipientVerifyingKey,
+          s.kfragId,
+          s.expiresAt,
+          s.storedAt,
+        );
+      return result.changes === 1;
+    });
+  }
+
+  getShare(policyId: Uint8Array): StoredShare | undefined {
+    const row = this.db.prepare(`SELECT * FROM shares WHERE policy_id = ?`).get(policyId) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      policyId: bytes(row.policy_id),
+      share: bytes(row.share),
+      ownerVerifyingKey: bytes(row.owner_key),
+      recipientVerifyingKey: bytes(row.recipient_key),
+      kfragId: bytes(row.kfrag_id),
+      expiresAt: Number(row.expires_at),
+      storedAt: Number(row.stored_at),
+    };
+  }
+
+  countShares(): number {
+    return Number((this.db.prepare(`SELECT COUNT(*) AS n FROM shares`).get() as Row).n);
+  }
+
+  /** Deletes the share and leaves a tombstone, in one durable transaction. */
+  revoke(t: Tombstone): void {
+    this.durable(() => {
+      this.db.prepare(`DELETE FROM shares WHERE policy_id = ?`).run(t.policyId);
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO tombstones (policy_id, order_hash, owner_key, revoked_at) VALUES (?, ?, ?, ?)`,
+        )
+        .run(t.policyId, t.orderHash, t.ownerVerifyingKey, t.revokedAt);
+    });
+  }
+
+  getTombstone(policyId: Uint8Array): Tombstone | undefined {
+    const row = this.db.prepare(`SELECT * FROM tombstones WHERE policy_id = ?`).get(policyId) as
+      Row | undefined;
+    return row
+      ? {
+          policyId: bytes(row.policy_id),
+          orderHash: bytes(row.order_hash),
+          ownerVerifyingKey: bytes(row.owner_key),
+          revokedAt: Number(row.revoked_at),
+        }
+      : undefined;
+  }
+
+  /** Deletes shares whose policy ended before `before` (seconds); returns how many. */
+  collectExpired(before: number): number {
+    return this.durable(() => this.db.prepare(`DELETE FROM shares WHERE expires_at < ?`).run(before).changes);
+  }
+
+  /**
+   * Records a fresh request nonce and the access-log entry it produced, atomically. Returns
+   * false (and writes nothing) if the nonce was seen before. `makeEntry` receives the log
+   * head (undefined for an empty log) and returns the encoded entry and its hash.
+   */
+  recordServed(
+    nonceKey: Uint8Array,
+    nonceExpiresAt: number,
+    policyId: Uint8Array,
+    { capsules, voucher }: { capsules: number; voucher?: { count: bigint; signature: Uint8Array } },
+    makeEntry: (head: LogHead | undefined) => { entry: Uint8Array; hash: Uint8Array; sequence: bigint },
+  ): boolean {
+    return this.fast(() => {
+      const fresh = this.db
+        .prepare(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`)
+        .run(nonceKey, nonceExpiresAt).changes;
+      if (fresh === 0) return false;
+      const { entry, hash, sequence } = makeEntry(this.logHead(policyId));
+      this.db
+        .prepare(`INSERT INTO access_log (policy_id, sequence, entry, hash) VALUES (?, ?, ?, ?)`)
+        .run(policyId, sequence, entry, hash);
+      this.db
+        .prepare(
+          `INSERT INTO served (policy_id, count) VALUES (?, ?)
+           ON CONFLICT (policy_id) DO UPDATE SET count = count + excluded.count`,
+        )
+        .run(policyId, capsules);
+      if (voucher) {
+        this.db
+          .prepare(
+            `UPDATE served SET voucher_count = ?, voucher_signature = ? WHERE policy_id = ? AND voucher_count < ?`,
+          )
+          .run(voucher.count, voucher.signature, policyId, voucher.count);
+      }
+      return true;
+    });
+  }
+
+  /** How many capsules this node re-encrypted for the policy. */
+  servedCount(policyId: Uint8Array): bigint {
+    const row = this.db.prepare(`SELECT count FROM served WHERE policy_id = ?`).get(policyId) as
+      Row | undefined;
+    return row ? BigInt(row.count as number) : 0n;
+  }
+
+  /** Vouchers whose count exceeds what was claimed on chain. */
+  unclaimedVouchers(): { policyId: Uint8Array; count: bigint; signature: Uint8Array }[] {
+    const rows = this.db
+      .prepare(`SELECT policy_id, voucher_count, voucher_signature FROM served WHERE voucher_count > claimed`)
+      .all() as Row[];
+    return rows.map((row) => ({
+      policyId: bytes(row.policy_id),
+      count: BigInt(row.voucher_count as number),
+      signature: bytes(row.voucher_signature),
+    }));
+  }
+
+  markClaimed(policyId: Uint8Array, count: bigint): void {
+    this.durable(() =>
+      this.db
+        .prepare(`UPDATE served SET claimed = ? WHERE policy_id = ? AND claimed < ?`)
+        .run(count, policyId, count),
+    );
+  }
+
+  /** Policy ids of the shares held (for fee settlement). */
+  sharePolicyIds(): Uint8Array[] {
+    return (this.db.prepare(`SELECT policy_id FROM shares`).all() as Row[]).map((row) =>
+      bytes(row.policy_id),
+    );
+  }
+
+  /** Records a nonce alone (requests that write no log entry); false if seen before. */
+  recordNonce(nonceKey: Uint8Array, expiresAt: number): boolean {
+    return this.fast(
+      () =>
+        this.db
+          .prepare(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`)
+          .run(nonceKey, expiresAt).changes === 1,
+    );
+  }
+
+  hasNonce(nonceKey: Uint8Array): boolean {
+    return this.db.prepare(`SELECT 1 FROM nonces WHERE nonce_key = ?`).get(nonceKey) !== undefined;
+  }
+
+  collectNonces(before: number): number {
+    return this.fast(() => this.db.prepare(`DELETE FROM nonces WHERE expires_at < ?`).run(before).changes);
+  }
+
+  logHead(policyId: Uint8Array): LogHead | undefined {
+    const row = this.db
+      .prepare(`SELECT sequence, hash FROM access_log WHERE policy_id = ? ORDER BY sequence DESC LIMIT 1`)
+      .get(policyId) as Row | undefined;
+    return row ? { sequence: BigInt(row.sequence as number), hash: bytes(row.hash) } : undefined;
+  }
+
+  readLog(policyId: Uint8Array, fromSequence: bigint, limit: number): Uint8Array[] {
+    const rows = this.db
+      .prepare(`SELECT entry FROM access_log WHERE policy_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?`)
+      .all(policyId, fromSequence, limit) as Row[];
+    return rows.map((row) => bytes(row.entry));
+  }
+
+  getState(key: string): string | undefined {
+    const row = this.db.prepare(`SELECT value FROM state WHERE key = ?`).get(key) as Row | undefined;
+    return row ? String(row.value) : undefined;
+  }
+
+  setState(key: string, value: string): void {
+    this.durable(() =>
+      this.db.prepare(`INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)`).run(key, value),
+    );
+  }
+
+  /** Bytes on disk: the database and its write-ahead log. */
+  sizeBytes(): number {
+    let total = 0;
+    for (const suffix of ["", "-wal"]) {
+      try {
+        total += fs.statSync(this.file + suffix).size;
+      } catch {
+        // the WAL may not exist yet
+      }
+    }
+    return total;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function bytes(value: unknown): Uint8Array {
+  return new Uint8Array(value as Buffer);
+}
