@@ -38,13 +38,14 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         uint96 stakePerShare;
     }
 
-    /// @dev Hot state, one slot: read and written by every commitment.
+    /// @dev One slot: everything a commitment or a new policy share checks.
     struct Stake {
-        uint96 value; // all NKMS of the staker held here (stake and settled rewards)
-        uint96 locked; // the locked part while the lock lasts
+        uint96 locked; // the locked part of the staker's NKMS while the lock lasts
         uint32 lockEnd; // wind-down: first unlocked period; otherwise: the remaining lock in periods
         bool windDown;
+        bool bonded; // an operator is bonded
         uint16 shares; // policy shares held (PolicyManager)
+        uint32 index; // 1-based position in `stakers`, 0 = never deposited
     }
 
     /// @dev The (at most two) committed periods not yet rewarded, and the stake counted in each.
@@ -59,7 +60,6 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     struct Bond {
         address operator;
         uint32 since; // period of the last bonding change
-        uint32 index; // 1-based position in `stakers`, 0 = never staked
     }
 
     IERC20 public immutable token;
@@ -74,16 +74,18 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     /// @notice Governed: the smallest and largest locked stake.
     uint96 public minStake;
     uint96 public maxStake;
-    /// @notice Governed: locked stake per policy share a staker may hold.
+    /// @notice The contract allowed to take and release policy shares.
+    address public policyManager;
+    /// @notice Governed: locked stake per policy share a staker may hold (read with
+    /// `policyManager`, in the same slot).
     uint96 public stakePerShare;
-
     /// @notice Unissued rewards held here, and what they were when funded (Smax − S0).
     uint96 public rewardReserve;
     uint96 public initialReserve;
-    /// @notice The contract allowed to take and release policy shares.
-    address public policyManager;
 
     mapping(address staker => Stake) private _stakes;
+    /// @dev All NKMS of the staker held here: the stake and settled, unwithdrawn rewards.
+    mapping(address staker => uint256) private _values;
     mapping(address staker => Pending) private _pending;
     mapping(address staker => Bond) private _bonds;
     mapping(address operator => address staker) public stakerFromOperator;
@@ -200,13 +202,12 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     /// @notice Deposits `value` NKMS (approved first) and locks it for at least `periods` periods.
     /// Added to an active lock, the lock becomes the longer of the two.
     function deposit(uint256 value, uint256 periods) external whenNotPaused {
-        Bond storage bond = _bonds[msg.sender];
-        if (bond.index == 0) {
-            stakers.push(msg.sender);
-            bond.index = stakers.length.toUint32();
-        }
         Stake storage st = _stakes[msg.sender];
-        st.value += value.toUint96();
+        if (st.index == 0) {
+            stakers.push(msg.sender);
+            st.index = stakers.length.toUint32();
+        }
+        _values[msg.sender] += value;
         _lock(st, value, periods);
         emit Deposited(msg.sender, value, periods);
         token.safeTransferFrom(msg.sender, address(this), value);
@@ -216,7 +217,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     /// least `periods` periods.
     function lock(uint256 value, uint256 periods) external whenNotPaused {
         Stake storage st = _stakes[msg.sender];
-        uint256 unlocked = st.value - _lockedAt(st, currentPeriod());
+        uint256 unlocked = _values[msg.sender] - _lockedAt(st, currentPeriod());
         if (value > unlocked) revert InsufficientUnlocked(value, unlocked);
         _lock(st, value, periods);
         emit Locked(msg.sender, value, periods);
@@ -253,10 +254,10 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         _settle(msg.sender, st, currentPeriod());
         uint96 locked = _lockedAt(st, currentPeriod());
         if (locked == 0) st.locked = 0;
-        uint256 unlocked = st.value - locked;
+        uint256 unlocked = _values[msg.sender] - locked;
         if (value == 0) revert ZeroValue();
         if (value > unlocked) revert InsufficientUnlocked(value, unlocked);
-        st.value -= uint96(value);
+        _values[msg.sender] -= value;
         emit Withdrawn(msg.sender, value);
         token.safeTransfer(msg.sender, value);
     }
@@ -274,6 +275,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         if (operator != address(0)) stakerFromOperator[operator] = msg.sender;
         bond.operator = operator;
         bond.since = period;
+        _stakes[msg.sender].bonded = operator != address(0);
         emit OperatorBonded(msg.sender, operator, period);
     }
 
@@ -309,9 +311,11 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     function slash(address staker, uint256 penalty, address reporter, uint256 reward) external returns (uint256 taken) {
         if (!isSlasher[msg.sender]) revert NotSlasher(msg.sender);
         Stake storage st = _stakes[staker];
-        taken = Math.min(penalty, st.value);
-        st.value -= uint96(taken);
-        if (st.locked > st.value) st.locked = st.value;
+        uint256 value = _values[staker];
+        taken = Math.min(penalty, value);
+        value -= taken;
+        _values[staker] = value;
+        if (st.locked > value) st.locked = uint96(value);
         uint256 paid = reporter == address(0) ? 0 : Math.min(reward, taken);
         emit Slashed(staker, taken, reporter, paid);
         if (paid != 0) token.safeTransfer(reporter, paid);
@@ -323,27 +327,31 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     /// @notice Takes one policy share of each node for a policy ending at `endPeriod`
     /// (exclusive). Every node must have bonded an operator, hold a lock through the last
     /// policy period, and have spare share capacity. PolicyManager only.
-    /// @return indexes the nodes' 1-based staker indexes (see `stakers`)
-    function takeShares(address[] calldata nodes, uint256 endPeriod) external onlyPolicyManager returns (uint32[] memory indexes) {
+    /// @return packed the nodes' 1-based staker indexes (see `stakers`), 32 bits each, eight
+    /// to a word, the first node in the lowest bits
+    function takeShares(
+        address[] calldata nodes,
+        uint256 endPeriod
+    ) external onlyPolicyManager returns (uint256[] memory packed) {
         uint256 perShare = stakePerShare;
-        indexes = new uint32[](nodes.length);
+        packed = new uint256[]((nodes.length + 7) >> 3);
         for (uint256 i = 0; i < nodes.length; ++i) {
             Stake storage st = _stakes[nodes[i]];
-            Bond storage bond = _bonds[nodes[i]];
-            if (
-                bond.operator == address(0) ||
-                _lockedAt(st, endPeriod - 1) == 0 ||
-                st.shares >= Math.min(st.locked / perShare, type(uint16).max)
-            ) revert NodeNotEligible(nodes[i]);
-            st.shares += 1;
-            indexes[i] = bond.index;
+            Stake memory m = st;
+            bool locked = m.windDown ? endPeriod <= m.lockEnd : m.lockEnd != 0;
+            if (!m.bonded || !locked || m.locked == 0 || m.shares >= Math.min(m.locked / perShare, type(uint16).max)) {
+                revert NodeNotEligible(nodes[i]);
+            }
+            st.shares = m.shares + 1;
+            packed[i >> 3] |= uint256(m.index) << ((i & 7) * 32);
         }
     }
 
-    /// @notice Releases one policy share of each node. PolicyManager only.
-    function releaseShares(address[] calldata nodes) external onlyPolicyManager {
-        for (uint256 i = 0; i < nodes.length; ++i) {
-            Stake storage st = _stakes[nodes[i]];
+    /// @notice Releases one policy share of each node, given by its 1-based staker index.
+    /// PolicyManager only.
+    function releaseShares(uint32[] calldata indexes) external onlyPolicyManager {
+        for (uint256 i = 0; i < indexes.length; ++i) {
+            Stake storage st = _stakes[stakers[indexes[i] - 1]];
             if (st.shares != 0) st.shares -= 1;
         }
     }
@@ -362,11 +370,11 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
 
     /// @inheritdoc IStakingEscrow
     function stakeOf(address staker) external view returns (uint256) {
-        return _stakes[staker].value;
+        return _values[staker];
     }
 
-    /// @notice The staker's stake state: everything held, the locked amount, the lock end
-    /// (wind-down) or remaining lock (otherwise), wind-down, policy shares held.
+    /// @notice The staker's lock: the locked amount, the lock end (wind-down) or remaining lock
+    /// (otherwise), wind-down, whether an operator is bonded, policy shares held, staker index.
     function stakeInfo(address staker) external view returns (Stake memory) {
         return _stakes[staker];
     }
@@ -376,7 +384,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         return _pending[staker];
     }
 
-    /// @notice The staker's operator, the period of its last bonding change, its staker index.
+    /// @notice The staker's operator and the period of its last bonding change.
     function bondInfo(address staker) external view returns (Bond memory) {
         return _bonds[staker];
     }
@@ -502,7 +510,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         } else {
             return;
         }
-        st.value += uint96(reward1 + reward2);
+        _values[staker] += reward1 + reward2;
         rewardReserve -= uint96(reward1 + reward2);
     }
 

@@ -23,12 +23,21 @@ export interface EscrowParams {
   readonly stakePerShareTokens: bigint;
 }
 
+export interface PolicyParams {
+  /** allowed fee rate per node per period, in the smallest unit (governed; initial values) */
+  readonly minFeeRate: bigint;
+  readonly maxFeeRate: bigint;
+  /** periods after a policy's end during which its re-encryption budget is kept for the nodes' claims */
+  readonly claimWindowPeriods: number;
+}
+
 export interface DeployParams {
   /** whole token supply, in whole tokens (18 decimals are added) */
   readonly maxSupplyTokens: bigint;
   /** the part of the supply moved into the StakingEscrow as the reward reserve (Smax − S0) */
   readonly rewardReserveTokens: bigint;
   readonly escrow: EscrowParams;
+  readonly policy: PolicyParams;
 }
 
 const DAY = 86_400;
@@ -54,6 +63,11 @@ const params: Record<string, DeployParams> = {
       minStakeTokens: 15_000n,
       maxStakeTokens: 4_000_000n,
       stakePerShareTokens: 100n,
+    },
+    policy: {
+      minFeeRate: 10n ** 15n, // 0.001 NKMS per node per period
+      maxFeeRate: 10n ** 21n, // 1 000 NKMS per node per period
+      claimWindowPeriods: 7,
     },
   },
 };

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { deployments, ethers, getNamedAccounts } from "hardhat";
 import { deployParams, tokens } from "../../src/chain/params";
-import { NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
+import { NKMSToken__factory, PolicyManager__factory, StakingEscrow__factory } from "../../typechain-types";
 
 describe("deployment (hardhat-deploy, in-process network)", () => {
   it("deploys the token and the escrow, with the reward reserve moved into the escrow", async () => {
@@ -23,6 +23,12 @@ describe("deployment (hardhat-deploy, in-process network)", () => {
     expect(await escrow.token()).to.equal(await token.getAddress());
     expect(await escrow.periodLength()).to.equal(BigInt(params.escrow.periodLength));
     expect(await escrow.minStake()).to.equal(tokens(params.escrow.minStakeTokens));
+    const policyManager = PolicyManager__factory.connect((await deployments.get("PolicyManager")).address, signer);
+    expect(await escrow.policyManager()).to.equal(await policyManager.getAddress());
+    expect(await policyManager.escrow()).to.equal(await escrow.getAddress());
+    expect(await policyManager.minFeeRate()).to.equal(params.policy.minFeeRate);
+    expect(await policyManager.maxFeeRate()).to.equal(params.policy.maxFeeRate);
+    expect(await policyManager.owner()).to.equal(deployer);
   });
 
   it("is idempotent: a second run leaves the reserve as it was", async () => {

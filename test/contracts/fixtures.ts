@@ -1,8 +1,8 @@
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
-import type { NKMSToken, StakingEscrow } from "../../typechain-types";
+import { NKMSToken__factory, PolicyManager__factory, StakingEscrow__factory } from "../../typechain-types";
+import type { NKMSToken, PolicyManager, StakingEscrow } from "../../typechain-types";
 
 /** 18 decimals. */
 export const unit = 10n ** 18n;
@@ -76,5 +76,71 @@ export async function stakeAndBond(
   for (let i = 0; i < n; i++) {
     await e.escrow.connect(e.stakers[i]).deposit(value, periods);
     await e.escrow.connect(e.stakers[i]).bondOperator(e.operators[i].address);
+  }
+}
+
+export const minFeeRate = 10n ** 15n;
+export const maxFeeRate = 10n ** 21n;
+export const claimWindowPeriods = 3;
+export const rate = 10n ** 18n; // 1 NKMS per node per period
+
+export interface PolicyEconomy extends Economy {
+  policyManager: PolicyManager;
+  owner: HardhatEthersSigner;
+  recipient: HardhatEthersSigner;
+  /** the four stakers' addresses in increasing order (a policy's node list must be sorted) */
+  nodes: string[];
+}
+
+/** Token, escrow and policy manager; four stakers locked for 30 periods with operators bonded. */
+export async function deployPolicyFixture(): Promise<PolicyEconomy> {
+  const e = await deployEscrowFixture();
+  const policyManager = await new PolicyManager__factory(e.governance).deploy(
+    e.escrow,
+    minFeeRate,
+    maxFeeRate,
+    claimWindowPeriods,
+    e.governance.address,
+  );
+  await e.escrow.setPolicyManager(policyManager);
+  await stakeAndBond(e, 4, 1_000n * unit, 30);
+  const [owner, recipient] = e.others;
+  await e.token.connect(owner).approve(policyManager, ethers.MaxUint256);
+  const nodes = e.stakers.map((s) => s.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+  return { ...e, policyManager, owner, recipient, nodes };
+}
+
+/** A voucher for `count` re-encryptions by `node`, signed by `signer` (EIP-712). */
+export async function signVoucher(
+  policyManager: PolicyManager,
+  signer: HardhatEthersSigner,
+  policyId: string,
+  node: string,
+  count: bigint,
+): Promise<string> {
+  const { chainId } = await ethers.provider.getNetwork();
+  return signer.signTypedData(
+    {
+      name: "NKMS PolicyManager",
+      version: "1",
+      chainId,
+      verifyingContract: await policyManager.getAddress(),
+    },
+    {
+      ReencryptionVoucher: [
+        { name: "policyId", type: "bytes16" },
+        { name: "node", type: "address" },
+        { name: "count", type: "uint64" },
+      ],
+    },
+    { policyId, node, count },
+  );
+}
+
+/** Operators of the given stakers commit to the next period. */
+export async function commit(e: Economy, stakerAddresses: string[]): Promise<void> {
+  for (const a of stakerAddresses) {
+    const i = e.stakers.findIndex((s) => s.address === a);
+    await e.escrow.connect(e.operators[i]).commitToNextPeriod();
   }
 }
