@@ -23,7 +23,10 @@ describe("deployment (hardhat-deploy, in-process network)", () => {
     expect(await escrow.token()).to.equal(await token.getAddress());
     expect(await escrow.periodLength()).to.equal(BigInt(params.escrow.periodLength));
     expect(await escrow.minStake()).to.equal(tokens(params.escrow.minStakeTokens));
-    const policyManager = PolicyManager__factory.connect((await deployments.get("PolicyManager")).address, signer);
+    const policyManager = PolicyManager__factory.connect(
+      (await deployments.get("PolicyManager")).address,
+      signer,
+    );
     expect(await escrow.policyManager()).to.equal(await policyManager.getAddress());
     expect(await policyManager.escrow()).to.equal(await escrow.getAddress());
     expect(await policyManager.minFeeRate()).to.equal(params.policy.minFeeRate);
