@@ -30,10 +30,13 @@ export const EVIDENCE_LAYOUT = {
   cfrag: 98,
   keys: 457,
   yCoordinates: 556,
-  products: 876,
-  recoveryId: 1260,
-  length: 1261,
+  products: 812,
+  recoveryId: 1196,
+  length: 1197,
 } as const;
+
+/** The points whose y words the evidence carries, in order from EVIDENCE_LAYOUT.yCoordinates. */
+export const EVIDENCE_Y_ORDER = ["e1", "v1", "precursor", "e2", "v2", "u1", "u2", "verifyingKey"] as const;
 
 /** The cfrag fields (simple form offsets) that hold compressed points, in evidence order. */
 const CFRAG_POINTS = { e1: 0, v1: 33, precursor: 98, e2: 131, v2: 164, u1: 197, u2: 230 } as const;
@@ -231,17 +234,22 @@ export function buildEvidence(input: EvidenceInput): ReencryptionEvidence {
   };
   const e = required(capsule.subarray(0, 33), "capsule E");
   const v = required(capsule.subarray(33, 66), "capsule V");
+  // the contract takes E and V as ecrecover bases only, which needs x < n (fails with probability 2^-128)
+  for (const [name, point] of [
+    ["E", e.point],
+    ["V", v.point],
+  ] as const) {
+    if (point.toAffine().x >= N)
+      throw new PreError("INVALID_POINT", `capsule ${name}: x ≥ n, cannot be checked on-chain`);
+  }
   const verifyingKey = required(keys.subarray(0, 33), "verifyingKey");
   const cfragPoints = Object.fromEntries(
     Object.entries(CFRAG_POINTS).map(([name, o]) => [name, decodePoint(cfrag.subarray(o, o + 33))]),
   ) as Record<keyof typeof CFRAG_POINTS, ReturnType<typeof decodePoint>>;
 
-  const yWords = [
-    e.yWord,
-    v.yWord,
-    ...(["e1", "v1", "precursor", "e2", "v2", "u1", "u2"] as const).map((k) => cfragPoints[k].yWord),
-    verifyingKey.yWord,
-  ];
+  const yWords = EVIDENCE_Y_ORDER.map(
+    (name) => (name === "verifyingKey" ? verifyingKey : cfragPoints[name]).yWord,
+  );
   const products: (NoblePoint | undefined)[] = [
     undefined,
     undefined,

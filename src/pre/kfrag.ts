@@ -89,6 +89,19 @@ export class KeyFrag {
     if (!this.signatureForProxy.verify(verifyingPk, message)) {
       throw new PreError("KFRAG_SIGNATURE_INVALID", "Failed to verify the kfrag signature");
     }
+    // Stricter than the reference: with both keys at hand, also check the signature the
+    // cfrags will carry, so a proxy never accepts a kfrag whose cfrags would fail at the
+    // receiver (and could be blamed on the proxy).
+    if (
+      delegatingPk &&
+      receivingPk &&
+      !this.signatureForReceiver.verify(
+        verifyingPk,
+        kfragSignatureMessage(this.id, this.commitment, this.precursor, delegatingPk, receivingPk),
+      )
+    ) {
+      throw new PreError("KFRAG_SIGNATURE_INVALID", "The kfrag's signature for the receiver does not verify");
+    }
     return new VerifiedKeyFrag(this, verifiedToken);
   }
 
