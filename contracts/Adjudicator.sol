@@ -35,18 +35,17 @@ contract Adjudicator is EIP712 {
     /// @notice How many times the staker has been penalized here.
     mapping(address staker => uint256) public penaltyHistory;
 
-    /// @notice A signed cfrag was judged.
+    /// @notice A signed cfrag was judged. When it was incorrect, the escrow's `Slashed` event
+    /// follows with the staker, the stake taken and the reporter's reward.
     /// @param evaluation the EIP-712 digest of the node's statement
-    /// @param staker the staker that bonded `operator`
-    /// @param reporter who submitted the evidence
     /// @param operator the node's operator address, recovered from its signature
+    /// @param reporter who submitted the evidence
     /// @param correct whether the cfrag was correct
-    /// @param penalty the stake taken (0 when correct)
+    /// @param penalty the penalty asked of the escrow (0 when correct)
     event CFragEvaluated(
         bytes32 indexed evaluation,
-        address indexed staker,
+        address indexed operator,
         address indexed reporter,
-        address operator,
         bool correct,
         uint256 penalty
     );
@@ -83,38 +82,42 @@ contract Adjudicator is EIP712 {
     /// @notice Judges a cfrag its node signed; slashes the node's staker if it is incorrect.
     /// Anyone may call. Reverts, without judging, if the evidence is malformed or any
     /// precomputed value in it is wrong (UmbralCFragCheck errors), if the signature is invalid
-    /// (ECDSA errors), if its signer is no bonded operator, or if the statement was judged before.
+    /// (ECDSA errors), if the statement was judged before, or if the cfrag is incorrect and its
+    /// signer is no bonded operator (a correct cfrag needs no staker: nothing happens to anyone).
     /// @param evidence capsule ‖ cfrag ‖ keys ‖ precomputed values (docs/evidence.md)
     /// @param nodeSignature the operator's 65-byte signature over the statement
     /// @return correct whether the cfrag was correct
     function evaluateCFrag(bytes calldata evidence, bytes calldata nodeSignature) external returns (bool correct) {
         bytes32 evaluation = statementDigest(evidence);
         if (evaluated[evaluation]) revert AdjudicatorAlreadyEvaluated(evaluation);
-        address operator = ECDSA.recover(evaluation, nodeSignature);
-        address staker = escrow.stakerFromOperator(operator);
-        if (staker == address(0)) revert AdjudicatorUnknownOperator(operator);
-
+        address operator = ECDSA.recoverCalldata(evaluation, nodeSignature);
         evaluated[evaluation] = true;
         correct = UmbralCFragCheck.isCorrect(evidence);
-        uint256 taken;
-        if (!correct) taken = _slash(staker);
-        emit CFragEvaluated(evaluation, staker, msg.sender, operator, correct, taken);
+        uint256 penalty = correct ? 0 : _slash(operator);
+        emit CFragEvaluated(evaluation, operator, msg.sender, correct, penalty);
     }
 
     /// @notice The EIP-712 digest the node signs for the capsule, cfrag and keys in `evidence`.
     function statementDigest(bytes calldata evidence) public view returns (bytes32) {
         UmbralCFragCheck.checkLength(evidence);
-        return
-            _hashTypedDataV4(
-                keccak256(
-                    abi.encode(
-                        REENCRYPTION_TYPEHASH,
-                        keccak256(evidence[UmbralCFragCheck.CAPSULE:UmbralCFragCheck.CFRAG]),
-                        keccak256(evidence[UmbralCFragCheck.CFRAG:UmbralCFragCheck.KEYS]),
-                        keccak256(evidence[UmbralCFragCheck.KEYS:UmbralCFragCheck.PRECOMPUTED])
-                    )
-                )
-            );
+        (uint256 cfrag, uint256 keys, uint256 end) = (UmbralCFragCheck.CFRAG, UmbralCFragCheck.KEYS, UmbralCFragCheck.PRECOMPUTED);
+        bytes32 typeHash = REENCRYPTION_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(TYPEHASH, keccak(capsule), keccak(cfrag), keccak(keys))), the
+            // parts hashed in place: 3 copies instead of slices and abi.encode (measured ~600 gas)
+            let m := mload(0x40)
+            calldatacopy(m, evidence.offset, end)
+            let capsuleHash := keccak256(m, cfrag)
+            let cfragHash := keccak256(add(m, cfrag), sub(keys, cfrag))
+            let keysHash := keccak256(add(m, keys), sub(end, keys))
+            mstore(m, typeHash)
+            mstore(add(m, 0x20), capsuleHash)
+            mstore(add(m, 0x40), cfragHash)
+            mstore(add(m, 0x60), keysHash)
+            structHash := keccak256(m, 0x80)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     /// @notice The penalty the next offence of `staker` would cost, at its current stake.
@@ -124,9 +127,12 @@ contract Adjudicator is EIP712 {
         return penalty < cap ? penalty : cap;
     }
 
-    function _slash(address staker) private returns (uint256) {
-        uint256 penalty = penaltyFor(staker);
+    /// @dev Asks the escrow to slash the staker of `operator`; returns the penalty asked.
+    function _slash(address operator) private returns (uint256 penalty) {
+        address staker = escrow.stakerFromOperator(operator);
+        if (staker == address(0)) revert AdjudicatorUnknownOperator(operator);
+        penalty = penaltyFor(staker);
         penaltyHistory[staker] += 1;
-        return escrow.slash(staker, penalty, msg.sender, penalty / rewardCoefficient);
+        escrow.slash(staker, penalty, msg.sender, penalty / rewardCoefficient);
     }
 }

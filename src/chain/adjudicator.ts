@@ -9,12 +9,35 @@
  */
 import { Signature, TypedDataEncoder, concat, getBytes, hexlify, keccak256, recoverAddress } from "ethers";
 import type { BytesLike, TypedDataDomain, TypedDataField } from "ethers";
+import { tokens } from "./params";
 
 /** Byte sizes of the signed objects (Umbral simple forms, compressed secp256k1 keys). */
 export const CAPSULE_SIMPLE_LENGTH = 98;
 export const CFRAG_SIMPLE_LENGTH = 359;
 export const PUBLIC_KEY_LENGTH = 33;
 export const NODE_SIGNATURE_LENGTH = 65;
+
+/**
+ * The Adjudicator's penalty parameters (immutable once deployed): penalty = min(basePenalty +
+ * penaltyHistoryCoefficient · previous penalties, stake / percentagePenaltyCoefficient); the
+ * reporter receives penalty / rewardCoefficient and the escrow burns the rest.
+ * A first offence costs 1 500 NKMS (10% of the 15 000 minimum stake), each later one 1 500 more,
+ * never more than 10% of the stake at once; a quarter goes to the reporter, so a node that reports
+ * itself (or a colluding reporter) still loses three quarters.
+ */
+export interface AdjudicatorParams {
+  readonly basePenalty: bigint;
+  readonly penaltyHistoryCoefficient: bigint;
+  readonly percentagePenaltyCoefficient: bigint;
+  readonly rewardCoefficient: bigint;
+}
+
+export const ADJUDICATOR_PARAMS: AdjudicatorParams = {
+  basePenalty: tokens(1_500n),
+  penaltyHistoryCoefficient: tokens(1_500n),
+  percentagePenaltyCoefficient: 10n,
+  rewardCoefficient: 4n,
+};
 
 /** The EIP-712 domain name and version the Adjudicator contract is deployed with. */
 export const ADJUDICATOR_DOMAIN_NAME = "NKMS Adjudicator";

@@ -5,7 +5,7 @@ import { Wallet } from "ethers";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { Adjudicator__factory, EscrowForAdjudicatorTest__factory } from "../../typechain-types";
-import { buildEvidence } from "../../src/pre/evidence";
+import { EVIDENCE_LAYOUT, EVIDENCE_Y_ORDER, buildEvidence } from "../../src/pre/evidence";
 import { evaluateArguments, reencryptionDigest, signReencryption } from "../../src/chain/adjudicator";
 import type { TypedDataSigner } from "../../src/chain/adjudicator";
 import {
@@ -33,21 +33,13 @@ const REWARD_COEFFICIENT = 4n;
 const STAKE = 10_000n;
 
 /** Offsets in the evidence (docs/evidence.md). */
-const Y = 556;
-const Y_INDEX = {
-  E: 0,
-  V: 1,
-  e1: 2,
-  v1: 3,
-  precursor: 4,
-  e2: 5,
-  v2: 6,
-  u1: 7,
-  u2: 8,
-  verifyingKey: 9,
-} as const;
-const PRODUCTS = 876; // z·E, h·e1, z·V, h·v1, z·U, h·u1 (64 bytes each)
-const RECOVERY_ID = 1260;
+const Y = EVIDENCE_LAYOUT.yCoordinates;
+const Y_INDEX = Object.fromEntries(EVIDENCE_Y_ORDER.map((name, i) => [name, i])) as Record<
+  (typeof EVIDENCE_Y_ORDER)[number],
+  number
+>;
+const PRODUCTS = EVIDENCE_LAYOUT.products; // z·E, h·e1, z·V, h·v1, z·U, h·u1 (64 bytes each)
+const RECOVERY_ID = EVIDENCE_LAYOUT.recoveryId;
 
 async function deployFixture() {
   const [deployer, staker, reporter, other] = await ethers.getSigners();
@@ -289,7 +281,7 @@ describe("Adjudicator", () => {
       const evidence = buildEvidence(c).bytes;
       const signature = await f.sign(c);
       for (const [name, index, pointOffset] of [
-        ["E", Y_INDEX.E, 0],
+        ["e1", Y_INDEX.e1, 98],
         ["e2", Y_INDEX.e2, 98 + 131],
         ["verifyingKey", Y_INDEX.verifyingKey, 457],
       ] as const) {
@@ -313,6 +305,23 @@ describe("Adjudicator", () => {
       await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(badCapsule)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
         .withArgs(0);
+      // E off the curve: ecrecover recovers nothing from it, so z·E cannot be checked
+      const offCurve = Uint8Array.from(buildEvidence(c).bytes);
+      offCurve.set(notOnCurve(), 0);
+      const offCurveCase = { ...c, capsule: offCurve.subarray(0, 98) };
+      await expect(f.adjudicator.evaluateCFrag(offCurve, await f.sign(offCurveCase)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
+        .withArgs(PRODUCTS);
+      // E with x ≥ n cannot be an ecrecover base
+      const largeE = Uint8Array.from(buildEvidence(c).bytes);
+      largeE.set(pointWithLargeX(), 0);
+      const largeECase = { ...c, capsule: largeE.subarray(0, 98) };
+      expect(() => buildEvidence(largeECase))
+        .to.throw()
+        .with.property("code", "INVALID_POINT");
+      await expect(f.adjudicator.evaluateCFrag(largeE, await f.sign(largeECase)))
+        .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
+        .withArgs(0);
       const badKey = { ...c, verifyingKey: concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff)) };
       const keyEvidence = Uint8Array.from(buildEvidence(c).bytes);
       keyEvidence.set(badKey.verifyingKey, 457);
@@ -325,9 +334,11 @@ describe("Adjudicator", () => {
       const f = await loadFixture(deployFixture);
       const [c] = referenceCases(1);
       const evidence = buildEvidence(c).bytes;
-      await expect(f.adjudicator.evaluateCFrag(evidence.subarray(0, 1260), await f.sign(c)))
+      await expect(
+        f.adjudicator.evaluateCFrag(evidence.subarray(0, EVIDENCE_LAYOUT.length - 1), await f.sign(c)),
+      )
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadEvidenceLength")
-        .withArgs(1260);
+        .withArgs(EVIDENCE_LAYOUT.length - 1);
     });
 
     it("refuses a statement not signed by a bonded operator: another key, another chain, altered bytes", async () => {
@@ -354,6 +365,18 @@ describe("Adjudicator", () => {
         "ECDSAInvalidSignatureLength",
       );
       expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(0n);
+    });
+
+    it("judges a correct cfrag signed by any key without touching any stake", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const unbonded = Wallet.createRandom();
+      const args = evaluateArguments(buildEvidence(c), await f.sign(c, unbonded));
+      await expect(f.adjudicator.connect(f.reporter).evaluateCFrag(...args))
+        .to.emit(f.adjudicator, "CFragEvaluated")
+        .withArgs(reencryptionDigest(f.chainId, f.address, c), unbonded.address, f.reporter.address, true, 0n)
+        .and.not.to.emit(f.escrow, "Slashed");
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
     });
 
     it("judges each statement once: a replay, even with a malleated signature, reverts", async () => {
@@ -421,9 +444,8 @@ describe("Adjudicator", () => {
           .to.emit(f.adjudicator, "CFragEvaluated")
           .withArgs(
             reencryptionDigest(f.chainId, f.address, wrong),
-            f.staker.address,
-            f.reporter.address,
             f.operator.address,
+            f.reporter.address,
             false,
             penalty,
           )
