@@ -143,4 +143,5 @@ if (!isMainThread && parentPort) {
       port.postMessage({ ok: false, code, message: (error as Error).message });
     }
   });
+  port.postMessage({ ready: true });
 }

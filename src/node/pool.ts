@@ -45,6 +45,7 @@ export class CryptoPool {
   private slots: Slot[] = [];
   private queue: Job[] = [];
   private closed = false;
+  private readonly starting: Promise<void>[];
 
   constructor(
     private readonly data: CryptoWorkerData,
@@ -52,10 +53,22 @@ export class CryptoPool {
   ) {
     const count = size > 0 ? size : Math.max(1, os.availableParallelism());
     for (let i = 0; i < count; i++) this.slots.push(this.spawn());
+    this.starting = this.slots.map(
+      ({ worker }) =>
+        new Promise<void>((resolve, reject) => {
+          worker.once("message", () => resolve());
+          worker.once("error", reject);
+        }),
+    );
   }
 
   get size(): number {
     return this.slots.length;
+  }
+
+  /** Resolves once every worker has loaded its code (so the first request does not wait for it). */
+  async ready(): Promise<void> {
+    await Promise.all(this.starting);
   }
 
   run(task: CryptoTask): Promise<CryptoTaskResult> {
@@ -110,7 +123,6 @@ export class CryptoPool {
     worker.on("exit", (code) => {
       if (!this.closed) replace(`crypto worker exited with code ${code}`);
     });
-    worker.unref();
     return slot;
   }
 

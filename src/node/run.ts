@@ -109,6 +109,7 @@ export async function startNode(
   });
   let address: AddressInfo;
   try {
+    await pool.ready();
     address = await server.listen();
   } catch (error) {
     duties.stop();

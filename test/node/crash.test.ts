@@ -1,0 +1,102 @@
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { encrypt } from "../../src/pre";
+import { buildReencryptionRequest } from "../../src/protocol/build";
+import { decode, encode } from "../../src/protocol/codec";
+import { requestNode } from "../../src/protocol/https";
+import { ReencryptionRequest, ReencryptionResponse, ShareReceipt } from "../../src/protocol/messages";
+import { connect, createPolicy, post, shareFor, type Grant, type NodeHandle } from "./client";
+import { createTestNode, eventually, PASSPHRASE, startTestNet, type TestNet, type TestNode } from "./harness";
+
+const BIN = path.join(__dirname, "..", "..", "bin", "nkms.cjs");
+
+/** `nkms node run` as a separate process. */
+function spawnNode(node: TestNode): ChildProcess {
+  return spawn(process.execPath, [BIN, "node", "run", "--config", node.configFile], {
+    env: { ...process.env, NKMS_PASSPHRASE: PASSPHRASE },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+async function waitServing(node: TestNode): Promise<void> {
+  await eventually(
+    () =>
+      requestNode({ url: node.config.publicUrl, method: "GET", path: "/health", timeoutMs: 1000 }).then(
+        () => true,
+        () => false,
+      ),
+    60_000,
+  );
+}
+
+describe("node crash safety", function () {
+  let net: TestNet;
+  let testNode: TestNode;
+  let child: ChildProcess | undefined;
+
+  before(async () => {
+    net = await startTestNet();
+    testNode = await createTestNode(net, net.signers[1]);
+  });
+
+  after(async () => {
+    child?.kill("SIGKILL");
+    await net?.close();
+  });
+
+  it("loses no acknowledged share when killed with SIGKILL during a burst of uploads", async () => {
+    child = spawnNode(testNode);
+    await waitServing(testNode);
+    let node: NodeHandle = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    const grants: Grant[] = [];
+    for (let i = 0; i < 40; i++) grants.push(await createPolicy(net, net.signers[3], [node.metadata.staker]));
+    const shares = await Promise.all(grants.map((grant) => shareFor(grant, node)));
+
+    const acknowledged: { grant: Grant; receipt: ShareReceipt }[] = [];
+    let killed = false;
+    const upload = async (i: number) => {
+      const body = await post(node, "/v1/shares", shares[i]);
+      acknowledged.push({ grant: grants[i], receipt: decode(ShareReceipt, body) });
+      if (acknowledged.length === 12 && !killed) {
+        killed = true;
+        child!.kill("SIGKILL");
+      }
+    };
+    // 8 uploads in flight at a time until the kill
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < shares.length && !killed) await upload(next++).catch(() => undefined);
+      }),
+    );
+    expect(killed).to.equal(true);
+    await new Promise((resolve) => child!.once("exit", resolve));
+    expect(acknowledged.length).to.be.at.least(12);
+    expect(acknowledged.length).to.be.below(shares.length);
+
+    child = spawnNode(testNode);
+    await waitServing(testNode);
+    node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    for (const { grant, receipt } of acknowledged) {
+      // the share is there: the node re-encrypts with it, and re-uploading returns the original receipt
+      const [capsule] = encrypt(grant.delegatingSk.publicKey(), new Uint8Array([1]));
+      const request = buildReencryptionRequest({
+        policyId: grant.policyId,
+        node: node.metadata.staker,
+        capsules: [capsule.toBytes()],
+        recipientSigner: grant.recipientSigner,
+      });
+      const response = decode(
+        ReencryptionResponse,
+        await post(node, "/v1/reencrypt", encode(ReencryptionRequest, request)),
+      );
+      expect(response.cfrags).to.have.length(1);
+      const again = decode(ShareReceipt, await post(node, "/v1/shares", shares[grants.indexOf(grant)]));
+      expect(again.storedAt).to.equal(receipt.storedAt);
+    }
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child!.once("exit", resolve));
+    child = undefined;
+  });
+});

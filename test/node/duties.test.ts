@@ -1,0 +1,128 @@
+import { expect } from "chai";
+import { NotBondedError } from "../../src/node/errors";
+import type { RunningNode } from "../../src/node/run";
+import { requestNode } from "../../src/protocol/https";
+import { connect, createPolicy, expectRefusal, post, shareFor } from "./client";
+import {
+  captureLogger,
+  createTestNode,
+  eventually,
+  nextPeriod,
+  runTestNode,
+  startTestNet,
+  type TestNet,
+  type TestNode,
+} from "./harness";
+
+describe("node duties", function () {
+  let net: TestNet;
+  let testNode: TestNode;
+  let running: RunningNode | undefined;
+
+  before(async () => {
+    net = await startTestNet();
+    testNode = await createTestNode(net, net.signers[1], {
+      tune: (config) => {
+        config.limits.ratePerSecond = 1;
+        config.limits.rateBurst = 5;
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  after(async () => net?.close());
+
+  it("refuses to start while its operator is not bonded", async () => {
+    const unbonded = await createTestNode(net, net.signers[2], { bond: false });
+    const { logger, lines } = captureLogger();
+    await runTestNode(unbonded, logger).then(
+      () => expect.fail("started unbonded"),
+      (error: unknown) => expect(error).to.be.instanceOf(NotBondedError),
+    );
+    expect(lines.some((line) => line.level === "error" && String(line.msg).includes("not bonded"))).to.equal(
+      true,
+    );
+    // nothing listens on its port
+    await requestNode({
+      url: unbonded.config.publicUrl,
+      method: "GET",
+      path: "/health",
+      timeoutMs: 2000,
+    }).then(
+      () => expect.fail("an unbonded node is serving"),
+      (error: { code?: string }) => expect(error.code).to.equal("NETWORK"),
+    );
+  });
+
+  it("commits to the next period automatically, period after period", async () => {
+    running = await runTestNode(testNode);
+    const staker = testNode.staker.address;
+    for (let i = 0; i < 3; i++) {
+      const next = Number(await net.escrow.currentPeriod()) + 1;
+      await eventually(() => net.escrow.committed(staker, next));
+      await nextPeriod(net);
+    }
+    const current = Number(await net.escrow.currentPeriod());
+    expect(await net.escrow.committedPeriods(staker, current - 2, current + 1)).to.equal(3n);
+    expect(running.duties.state.lastCommittedPeriod).to.be.at.least(current);
+  });
+
+  it("raises an alarm in logs and metrics when a commitment fails, and recovers by retrying", async () => {
+    const { logger, lines } = captureLogger();
+    running = await runTestNode(testNode, logger);
+    const staker = testNode.staker.address;
+    await eventually(async () => running!.duties.state.lastCommittedPeriod !== undefined);
+    await net.escrow.pause();
+    await nextPeriod(net);
+    await eventually(() => running!.duties.state.consecutiveCommitFailures >= 2);
+    expect(lines.some((line) => line.level === "error" && String(line.msg).startsWith("ALARM"))).to.equal(
+      true,
+    );
+    const metrics = async () =>
+      Buffer.from(
+        (
+          await requestNode({
+            url: testNode.config.publicUrl,
+            tlsFingerprint: Buffer.from(testNode.tlsFingerprint.slice(2), "hex"),
+            method: "GET",
+            path: "/metrics",
+          })
+        ).body,
+      ).toString();
+    const alarmed = await metrics();
+    expect(alarmed).to.contain("nkms_commitment_alarm 1");
+    expect(alarmed).to.match(/nkms_commitments_total\{result="failure"\} [1-9]/);
+    await net.escrow.unpause();
+    const next = Number(await net.escrow.currentPeriod()) + 1;
+    await eventually(() => net.escrow.committed(staker, next));
+    await eventually(() => running!.duties.state.consecutiveCommitFailures === 0);
+    expect(await metrics()).to.contain("nkms_commitment_alarm 0");
+  });
+
+  it("deletes the shares of expired policies", async () => {
+    running = await runTestNode(testNode);
+    const node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    const grant = await createPolicy(net, net.signers[3], [node.metadata.staker], { periods: 1 });
+    await post(node, "/v1/shares", await shareFor(grant, node));
+    expect(running.storage.getShare(grant.policyId)).to.not.equal(undefined);
+    await nextPeriod(net);
+    await eventually(() => running!.storage.getShare(grant.policyId) === undefined);
+  });
+
+  it("rate-limits a client that sends too many requests", async () => {
+    running = await runTestNode(testNode);
+    const node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, () => post(node, "/v1/metadata", new Uint8Array())),
+    );
+    const statuses = results.map((r) =>
+      r.status === "rejected" ? (r.reason as { status: number }).status : 200,
+    );
+    expect(statuses.filter((s) => s === 429).length).to.be.greaterThan(0);
+    await expectRefusal(post(node, "/v1/metadata", new Uint8Array()), 429, "RATE_LIMITED");
+  });
+});
