@@ -240,6 +240,10 @@ const nobleBackend: CurveBackend = {
     return CurvePoint.fromNoble(p.noble().add(q.noble()));
   },
   mulAddPublic(p, a, q, b) {
+    // G and U carry window tables: multiplying them on their own beats a joint Strauss walk
+    if (hasTable(p) || hasTable(q)) {
+      return CurvePoint.fromNoble(p.noble().multiplyUnsafe(a).add(q.noble().multiplyUnsafe(b)));
+    }
     return CurvePoint.fromNoble(mulAddUnsafe(NoblePointCons, [p.noble(), q.noble()], [a, b]));
   },
   msmPublic(points, scalars) {
@@ -259,13 +263,21 @@ const nobleBackend: CurveBackend = {
     });
   },
   verify(signature, digest, pk) {
-    try {
-      return secp256k1.verify(signature, digest, pk.toBytes(), { prehash: false, lowS: true });
-    } catch {
-      return false;
-    }
+    // ECDSA verification on the cached point (noble's verify would decompress it each time)
+    const Fn = NoblePointCons.Fn;
+    const r = wordsToBigInt(signature.subarray(0, 32));
+    const s = wordsToBigInt(signature.subarray(32, 64));
+    if (r === 0n || s === 0n || r >= ORDER || s > ORDER >> 1n || pk.isIdentity) return false;
+    const w = Fn.inv(s); // public data: variable-time inversion is fine
+    const e = Fn.create(wordsToBigInt(digest));
+    const R = NoblePointCons.BASE.multiplyUnsafe(Fn.mul(e, w)).add(pk.noble().multiplyUnsafe(Fn.mul(r, w)));
+    return !R.is0() && Fn.create(R.toAffine().x) === r;
   },
 };
+
+function hasTable(p: CurvePoint): boolean {
+  return p === GENERATOR || p === POINT_U;
+}
 
 type NativeSecp256k1 = typeof import("secp256k1");
 
@@ -338,17 +350,17 @@ const backends: Partial<Record<BackendName, CurveBackend>> = {
   ...(native ? { native: nativeBackend(native) } : {}),
 };
 
-function initialBackend(): CurveBackend {
-  const requested = typeof process !== "undefined" ? process.env?.NKMS_PRE_BACKEND : undefined;
-  if (requested === "noble" || requested === "native") {
-    const b = backends[requested];
-    if (b) return b;
-    throw new PreError("BACKEND_UNAVAILABLE", `NKMS_PRE_BACKEND=${requested} but that backend did not load`);
+/** @internal the backend chosen by a value of NKMS_PRE_BACKEND (unset or "auto": native when loaded) */
+export function backendForEnv(requested: string | undefined): BackendName {
+  if (!requested || requested === "auto") return backends.native ? "native" : "noble";
+  if (!backends[requested as BackendName]) {
+    throw new PreError("BACKEND_UNAVAILABLE", `NKMS_PRE_BACKEND=${requested}: no such backend loaded`);
   }
-  return backends.native ?? nobleBackend;
+  return requested as BackendName;
 }
 
-let active: CurveBackend = initialBackend();
+let active: CurveBackend =
+  backends[backendForEnv(typeof process !== "undefined" ? process.env?.NKMS_PRE_BACKEND : undefined)]!;
 
 /** @internal */
 export function currentBackend(): CurveBackend {

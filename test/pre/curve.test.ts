@@ -6,6 +6,7 @@ import {
   GENERATOR,
   ORDER,
   POINT_U,
+  backendForEnv,
   currentBackend,
   invertScalar,
   invertScalars,
@@ -35,6 +36,16 @@ describe("curve backends", function () {
     if (process.platform !== "linux" || process.arch !== "x64") this.skip();
     expect(availableBackends()).to.include("native");
     expect(getBackend()).to.equal(process.env.NKMS_PRE_BACKEND ?? "native");
+  });
+
+  it("takes its initial backend from NKMS_PRE_BACKEND and fails loudly on an unusable one", function () {
+    for (const name of availableBackends()) expect(backendForEnv(name)).to.equal(name);
+    const auto = availableBackends().includes("native") ? "native" : "noble";
+    expect(backendForEnv(undefined)).to.equal(auto);
+    expect(backendForEnv("auto")).to.equal(auto);
+    expect(() => backendForEnv("wasm"))
+      .to.throw(PreError)
+      .with.property("code", "BACKEND_UNAVAILABLE");
   });
 
   it("refuses an unknown backend with a typed error", function () {
