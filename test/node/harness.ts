@@ -38,14 +38,6 @@ export async function startTestNet(): Promise<TestNet> {
   await hre.deployments.fixture(["core"]);
   const signers = await hre.ethers.getSigners();
   const governance = signers[0];
-  if (!(await hre.deployments.getOrNull("Adjudicator"))) {
-    // until a deploy script for the Adjudicator lands: deploy it the way its tests do
-    const escrow = await hre.deployments.get("StakingEscrow");
-    await hre.deployments.deploy("Adjudicator", {
-      from: governance.address,
-      args: [escrow.address, tokens(100n), tokens(10n), 10, 2],
-    });
-  }
   const all = await hre.deployments.all();
   const contracts: Partial<Record<ContractName, string>> = {};
   for (const [name, record] of Object.entries(all)) contracts[name as ContractName] = record.address;

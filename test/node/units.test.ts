@@ -1,0 +1,140 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadDeployment, writeDevnetFile } from "../../src/chain/deployments";
+import { PolicyCache, type NodeChain, type PolicyInfo } from "../../src/node/chain";
+import { defaultConfig, loadConfig } from "../../src/node/config";
+import { readKeystore, randomSecret, writeKeystore } from "../../src/node/keystore";
+
+describe("node building blocks", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "nkms-unit-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  describe("config", () => {
+    const write = (value: unknown) => {
+      const file = path.join(dir, "config.json");
+      fs.writeFileSync(file, JSON.stringify(value));
+      return file;
+    };
+    const base = () =>
+      defaultConfig({
+        dataDir: "data",
+        publicUrl: "https://127.0.0.1:9151",
+        rpcUrl: "http://127.0.0.1:8545",
+      });
+
+    it("resolves paths against the config file and fills defaults", () => {
+      const { limits: _limits, ...partial } = base();
+      const config = loadConfig(write(partial));
+      expect(config.dataDir).to.equal(path.join(dir, "data"));
+      expect(config.limits.maxBodyBytes).to.equal(base().limits.maxBodyBytes);
+    });
+
+    it("refuses unknown settings, wrong types and plain-HTTP URLs with a typed error", () => {
+      const cases = [
+        { ...base(), listen: { ...base().listen, prot: 1 } },
+        { ...base(), workers: "two" },
+        { ...base(), publicUrl: "http://127.0.0.1:9151" },
+        { ...base(), chain: { ...base().chain, staker: "0x12" } },
+      ];
+      for (const value of cases) {
+        expect(() => loadConfig(write(value)))
+          .to.throw()
+          .with.property("code", "CONFIG_INVALID");
+      }
+      expect(() => loadConfig(path.join(dir, "missing.json")))
+        .to.throw()
+        .with.property("code", "CONFIG_INVALID");
+    });
+  });
+
+  describe("keystore", () => {
+    it("round-trips a secret under the passphrase and refuses a wrong one or an overwrite", async () => {
+      const file = path.join(dir, "key.json");
+      const secret = randomSecret();
+      await writeKeystore(file, secret, "passphrase one", { scryptN: 1024 });
+      expect(Buffer.from(await readKeystore(file, "passphrase one")).equals(Buffer.from(secret))).to.equal(
+        true,
+      );
+      expect(fs.readFileSync(file, "utf8")).to.not.contain(Buffer.from(secret).toString("hex"));
+      await readKeystore(file, "passphrase two").then(
+        () => expect.fail("opened with a wrong passphrase"),
+        (error: { code?: string }) => expect(error.code).to.equal("WRONG_PASSPHRASE"),
+      );
+      await writeKeystore(file, secret, "x", { scryptN: 1024 }).then(
+        () => expect.fail("overwrote a keystore"),
+        (error: { code?: string }) => expect(error.code).to.equal("KEYSTORE_EXISTS"),
+      );
+      await readKeystore(path.join(dir, "none.json"), "x").then(
+        () => expect.fail("read a missing keystore"),
+        (error: { code?: string }) => expect(error.code).to.equal("KEYSTORE_MISSING"),
+      );
+    });
+  });
+
+  describe("deployments", () => {
+    const address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+
+    it("reads hardhat-deploy folders and devnet files", () => {
+      const network = path.join(dir, "deployments", "localhost");
+      fs.mkdirSync(network, { recursive: true });
+      fs.writeFileSync(path.join(network, ".chainId"), "31337");
+      fs.writeFileSync(path.join(network, "StakingEscrow.json"), JSON.stringify({ address, abi: [] }));
+      expect(loadDeployment({ network: "localhost", root: dir })).to.deep.equal({
+        chainId: 31337n,
+        contracts: { StakingEscrow: address },
+      });
+      const file = path.join(dir, "devnet.json");
+      writeDevnetFile(file, { chainId: 5n, contracts: { PolicyManager: address } });
+      expect(loadDeployment({ file })).to.deep.equal({ chainId: 5n, contracts: { PolicyManager: address } });
+    });
+
+    it("refuses missing networks, unknown contracts and bad addresses", () => {
+      expect(() => loadDeployment({ network: "nowhere", root: dir }))
+        .to.throw()
+        .with.property("code", "DEPLOYMENT_NOT_FOUND");
+      const file = path.join(dir, "devnet.json");
+      fs.writeFileSync(file, JSON.stringify({ contracts: { Mystery: address } }));
+      expect(() => loadDeployment({ file }))
+        .to.throw()
+        .with.property("code", "DEPLOYMENT_INVALID");
+      fs.writeFileSync(file, JSON.stringify({ contracts: { StakingEscrow: "0x1234" } }));
+      expect(() => loadDeployment({ file }))
+        .to.throw()
+        .with.property("code", "DEPLOYMENT_INVALID");
+    });
+  });
+
+  describe("policy cache", () => {
+    it("reads the chain again only after its lifetime, or when asked for fresh state", async () => {
+      let reads = 0;
+      let clock = 0;
+      const policy = { revoked: false } as PolicyInfo;
+      const chain = {
+        policy: async () => {
+          reads++;
+          return policy;
+        },
+        now: async () => 1000,
+      } as unknown as NodeChain;
+      const cache = new PolicyCache(chain, "0x0000000000000000000000000000000000000001", 5000, () => clock);
+      const id = new Uint8Array(16);
+      await cache.policy(id);
+      clock = 4999;
+      await cache.policy(id);
+      expect(reads).to.equal(1);
+      await cache.policy(id, true);
+      expect(reads).to.equal(2);
+      clock = 10_000;
+      await cache.policy(id);
+      expect(reads).to.equal(3);
+      // chain time advances with the local clock between reads
+      clock = 20_000;
+      expect(await cache.now()).to.equal(1000);
+      clock = 23_000;
+      expect(await cache.now()).to.equal(1003);
+    });
+  });
+});
