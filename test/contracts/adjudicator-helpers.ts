@@ -6,7 +6,9 @@ import * as umbral from "@nucypher/umbral-pre";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToNumberBE, numberToBytesBE } from "@noble/curves/utils.js";
 import { concatBytes, hexToBytes } from "@noble/hashes/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import vectors from "../vectors/umbral/vectors_kfrags_cfrags.json";
+import parameters from "../vectors/umbral/vectors_parameters.json";
 
 export const FIELD_P = secp256k1.Point.Fp.ORDER;
 export const ORDER_N = secp256k1.Point.Fn.ORDER;
@@ -164,4 +166,44 @@ export function pointWithLargeX(): Uint8Array {
 }
 
 export const scalarBytes = (k: bigint): Uint8Array => numberToBytesBE(k, 32);
+
+/**
+ * A cfrag made the way a node makes one (random t, z = t + h·rk), except that `point` uses
+ * another key than rk: the other two equations hold, this one does not.
+ */
+export function proofWithOtherKey(c: CFragCase, point: "v1" | "u1"): Uint8Array {
+  const P = secp256k1.Point;
+  const [e, v, u] = [
+    c.capsule.subarray(0, 33),
+    c.capsule.subarray(33, 66),
+    hexToBytes(parameters.u_compressed),
+  ].map((b) => P.fromBytes(b));
+  const [rk, other, t] = [3n, 5n, 7n].map((k) => k * 0x1234567890abcdefn);
+  const e1 = e.multiply(rk);
+  const v1 = v.multiply(point === "v1" ? other : rk);
+  const u1 = u.multiply(point === "u1" ? other : rk);
+  const [e2, v2, u2] = [e, v, u].map((q) => q.multiply(t));
+  const tag = new TextEncoder().encode("CFRAG_VERIFICATION");
+  const digest = sha256(
+    concatBytes(
+      Uint8Array.of(0, 0, 0, tag.length),
+      tag,
+      ...[e, e1, e2, v, v1, v2, u, u1, u2].map((q) => q.toBytes(true)),
+    ),
+  );
+  const h = (scalarOf(digest) % (ORDER_N - 1n)) + 1n;
+  let cfrag = c.cfrag;
+  for (const [name, q] of [
+    ["e1", e1],
+    ["v1", v1],
+    ["u1", u1],
+    ["e2", e2],
+    ["v2", v2],
+    ["u2", u2],
+  ] as const) {
+    cfrag = withField(cfrag, name, q.toBytes(true));
+  }
+  return withField(cfrag, "z", scalarBytes((t + h * rk) % ORDER_N));
+}
+
 export const scalarOf = (b: Uint8Array): bigint => bytesToNumberBE(b);

@@ -15,6 +15,7 @@ import {
   field,
   notOnCurve,
   pointWithLargeX,
+  proofWithOtherKey,
   randomPoint,
   referenceCases,
   referenceVerdict,
@@ -199,6 +200,17 @@ describe("Adjudicator", () => {
       expect(evidence.defect).to.equal("KFRAG_SIGNATURE"); // the three equations hold
       expect(referenceVerdict(claimed)).to.equal(false);
       expect(await judge(f, claimed)).to.equal(false);
+    });
+
+    it("judges a proof whose V or U equation alone fails incorrect", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      for (const point of ["v1", "u1"] as const) {
+        const forged = { ...c, cfrag: proofWithOtherKey(c, point) };
+        expect(buildEvidence(forged).defect).to.equal(point === "v1" ? "V_EQUATION" : "U_EQUATION");
+        expect(referenceVerdict(forged)).to.equal(false);
+        expect(await judge(f, forged), point).to.equal(false);
+      }
     });
 
     it("decides the degenerate case z = 0, where z·E is the identity", async () => {
