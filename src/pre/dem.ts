@@ -12,24 +12,15 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { type CurvePoint, getBackend, secureRandomBytes } from "./curve";
 import { PreError } from "./errors";
+import { nodeCrypto as nodeCryptoModule } from "./node";
 
 export const NONCE_SIZE = 24;
 export const TAG_SIZE = 16;
 export const KEY_SIZE = 32;
 
-type NodeCrypto = typeof import("node:crypto");
-
-function loadNodeCrypto(): NodeCrypto | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const c = require("node:crypto") as NodeCrypto;
-    return c.getCiphers().includes("chacha20-poly1305") ? c : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const nodeCrypto = loadNodeCrypto();
+const nodeCrypto = nodeCryptoModule?.getCiphers().includes("chacha20-poly1305")
+  ? nodeCryptoModule
+  : undefined;
 
 // "expand 32-byte k"
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);

@@ -1,17 +1,27 @@
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { bytesToNumberBE } from "@noble/curves/utils.js";
-import { ORDER, type CurvePoint } from "./curve";
+import { ORDER, getBackend, type CurvePoint } from "./curve";
+import { nodeCrypto } from "./node";
 
 const encoder = new TextEncoder();
 
-/** SHA-256(u32be(len(tag)) ‖ tag ‖ parts…), the reference's domain-separated digest */
-export function taggedDigest(tag: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
-  const h = sha256.create();
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, tag.length, false);
-  h.update(len).update(tag);
+/** SHA-256 of the concatenated parts: OpenSSL on the native backend, noble otherwise */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  if (nodeCrypto && getBackend() === "native") {
+    const h = nodeCrypto.createHash("sha256");
+    for (const p of parts) h.update(p);
+    return h.digest();
+  }
+  const h = nobleSha256.create();
   for (const p of parts) h.update(p);
   return h.digest();
+}
+
+/** SHA-256(u32be(len(tag)) ‖ tag ‖ parts…), the reference's domain-separated digest */
+export function taggedDigest(tag: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, tag.length, false);
+  return sha256(len, tag, ...parts);
 }
 
 /** a digest as a non-zero scalar: (d mod (n−1)) + 1 */

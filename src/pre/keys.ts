@@ -10,7 +10,7 @@ import {
   secureRandomBytes,
 } from "./curve";
 import { PreError } from "./errors";
-import { hashToScalar } from "./hash";
+import { hashToScalar, sha256 as hashMessage } from "./hash";
 
 /** a non-zero scalar; its bytes never appear in `toString()` */
 export class SecretKey {
@@ -165,7 +165,7 @@ export class Signature {
 
   /** true when this signs `message` (hashed with SHA-256) under `verifyingKey`; high-s is rejected */
   verify(verifyingKey: PublicKey, message: Uint8Array): boolean {
-    return currentBackend().verify(this.bytes, sha256(message), verifyingKey.point);
+    return currentBackend().verify(this.bytes, hashMessage(message), verifyingKey.point);
   }
 
   equals(other: Signature): boolean {
@@ -182,7 +182,7 @@ export class Signer {
   constructor(private readonly secretKey: SecretKey) {}
 
   sign(message: Uint8Array): Signature {
-    return Signature.fromBytes(currentBackend().sign(sha256(message), this.secretKey.scalar));
+    return Signature.fromBytes(currentBackend().sign(hashMessage(message), this.secretKey.scalar));
   }
 
   verifyingKey(): PublicKey {
