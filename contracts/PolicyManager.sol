@@ -393,6 +393,12 @@ contract PolicyManager is Ownable2Step, EIP712 {
         }
     }
 
+    /// @notice The node (staker address) at `position` of the policy's node list.
+    function nodeAt(bytes16 policyId, uint256 position) external view returns (address) {
+        if (position >= _policies[policyId].nodeCount) revert InvalidPosition(policyId, position);
+        return escrow.stakers(_nodeIndex(policyId, position) - 1);
+    }
+
     /// @notice Whether the policy exists, is not revoked and has not ended (it may not have
     /// started yet).
     function isPolicyActive(bytes16 policyId) external view returns (bool) {

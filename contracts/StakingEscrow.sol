@@ -20,6 +20,7 @@ import {IStakingEscrow} from "./interfaces/IStakingEscrow.sol";
 /// with it off, the remaining lock stays constant and the end slides forward. Commitments are
 /// also recorded in a bitmap (one bit per period) that the PolicyManager reads to pay fees only
 /// for committed periods.
+// solhint-disable-next-line max-states-count
 contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -89,6 +90,9 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     mapping(address staker => Pending) private _pending;
     mapping(address staker => Bond) private _bonds;
     mapping(address operator => address staker) public stakerFromOperator;
+    /// @notice The staker an operator was ever bonded to (kept after unbonding): receipts and
+    /// statements the operator signed bind this staker.
+    mapping(address operator => address staker) public operatorStaker;
     mapping(address staker => mapping(uint256 word => uint256 bits)) private _commitBits;
     /// @notice Stake counted by all commitments to a period.
     mapping(uint256 period => uint256 stake) public committedStake;
@@ -263,14 +267,19 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     }
 
     /// @notice Bonds `operator` (address(0) unbonds). Not before `minBondingPeriods` periods
-    /// after the previous change; an operator serves one staker at a time.
+    /// after the previous change. An operator serves one staker for ever: once bonded, it can
+    /// never be bonded to another staker, so whatever it signed stays attributable.
     function bondOperator(address operator) external whenNotPaused {
         Bond storage bond = _bonds[msg.sender];
         uint32 period = currentPeriod();
         if (bond.since != 0 && period < bond.since + minBondingPeriods) {
             revert BondingTooRecent(bond.since, bond.since + minBondingPeriods);
         }
-        if (operator != address(0) && stakerFromOperator[operator] != address(0)) revert OperatorInUse(operator);
+        if (operator != address(0)) {
+            address owner = operatorStaker[operator];
+            if (owner != address(0) && owner != msg.sender) revert OperatorInUse(operator);
+            if (owner == address(0)) operatorStaker[operator] = msg.sender;
+        }
         if (bond.operator != address(0)) delete stakerFromOperator[bond.operator];
         if (operator != address(0)) stakerFromOperator[operator] = msg.sender;
         bond.operator = operator;

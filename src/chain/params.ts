@@ -31,6 +31,11 @@ export interface PolicyParams {
   readonly claimWindowPeriods: number;
 }
 
+export interface KeyLeakParams {
+  /** α, the challenger's share of the served fee of a leaked share, in basis points (< 10 000) */
+  readonly alphaBps: number;
+}
+
 export interface DeployParams {
   /** whole token supply, in whole tokens (18 decimals are added) */
   readonly maxSupplyTokens: bigint;
@@ -38,6 +43,7 @@ export interface DeployParams {
   readonly rewardReserveTokens: bigint;
   readonly escrow: EscrowParams;
   readonly policy: PolicyParams;
+  readonly keyLeak: KeyLeakParams;
 }
 
 const DAY = 86_400;
@@ -69,6 +75,7 @@ const params: Record<string, DeployParams> = {
       maxFeeRate: 10n ** 21n, // 1 000 NKMS per node per period
       claimWindowPeriods: 7,
     },
+    keyLeak: { alphaBps: 5_000 },
   },
 };
 

@@ -1,7 +1,12 @@
 import { expect } from "chai";
 import { deployments, ethers, getNamedAccounts } from "hardhat";
 import { deployParams, tokens } from "../../src/chain/params";
-import { NKMSToken__factory, PolicyManager__factory, StakingEscrow__factory } from "../../typechain-types";
+import {
+  KeyLeakChallenge__factory,
+  NKMSToken__factory,
+  PolicyManager__factory,
+  StakingEscrow__factory,
+} from "../../typechain-types";
 
 describe("deployment (hardhat-deploy, in-process network)", () => {
   it("deploys the token and the escrow, with the reward reserve moved into the escrow", async () => {
@@ -32,6 +37,13 @@ describe("deployment (hardhat-deploy, in-process network)", () => {
     expect(await policyManager.minFeeRate()).to.equal(params.policy.minFeeRate);
     expect(await policyManager.maxFeeRate()).to.equal(params.policy.maxFeeRate);
     expect(await policyManager.owner()).to.equal(deployer);
+    const challenge = KeyLeakChallenge__factory.connect(
+      (await deployments.get("KeyLeakChallenge")).address,
+      signer,
+    );
+    expect(await escrow.isSlasher(challenge)).to.equal(true);
+    expect(await policyManager.keyLeakChallenge()).to.equal(await challenge.getAddress());
+    expect(await challenge.alphaBps()).to.equal(BigInt(params.keyLeak.alphaBps));
   });
 
   it("is idempotent: a second run leaves the reserve as it was", async () => {

@@ -281,6 +281,14 @@ describe("StakingEscrow", () => {
       await e.escrow.connect(a).bondOperator(ethers.ZeroAddress);
       expect(await e.escrow.operatorOf(a.address)).to.equal(ethers.ZeroAddress);
       expect(await e.escrow.stakerFromOperator(opB.address)).to.equal(ethers.ZeroAddress);
+      // an operator belongs to its first staker for ever: what it signed stays attributable
+      expect(await e.escrow.operatorStaker(opB.address)).to.equal(a.address);
+      await expect(e.escrow.connect(b).bondOperator(opB.address))
+        .to.be.revertedWithCustomError(e.escrow, "OperatorInUse")
+        .withArgs(opB.address);
+      await nextPeriod(2);
+      await e.escrow.connect(a).bondOperator(opA.address);
+      expect(await e.escrow.stakerFromOperator(opA.address)).to.equal(a.address);
     });
   });
 
