@@ -89,7 +89,19 @@ function rawRequest(req: NodeRequest): Promise<NodeResponse> {
     };
     request.on("socket", (socket) => {
       const checkAndSend = () => {
-        fingerprint = certificateFingerprint((socket as TLSSocket).getPeerCertificate().raw);
+        // no certificate to pin: the socket closed during the handshake, or the TLS session was
+        // resumed (agents must not cache sessions: maxCachedSessions 0)
+        const raw = (socket as TLSSocket).getPeerCertificate()?.raw;
+        if (!raw) {
+          fail(
+            new NodeRequestError(
+              "NETWORK",
+              `${req.url}: no server certificate to check (closed or resumed session)`,
+            ),
+          );
+          return;
+        }
+        fingerprint = certificateFingerprint(raw);
         if (req.tlsFingerprint && !Buffer.from(fingerprint).equals(Buffer.from(req.tlsFingerprint))) {
           fail(
             new NodeRequestError(
