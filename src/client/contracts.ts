@@ -92,7 +92,6 @@ const POLICY_MANAGER_ABI = [
 const ADJUDICATOR_ABI = [
   "function evaluateCFrag(bytes evidence, bytes nodeSignature) returns (bool correct)",
   "function penaltyFor(address staker) view returns (uint256)",
-  "event CFragEvaluated(bytes32 indexed evaluation, address indexed staker, address indexed reporter, address operator, bool correct, uint256 penalty)",
   "error AdjudicatorAlreadyEvaluated(bytes32 evaluation)",
   "error AdjudicatorUnknownOperator(address operator)",
 ];

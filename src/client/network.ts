@@ -22,7 +22,7 @@ export interface DevnetFile {
   contracts: Record<string, string>;
   nodes: { url: string; staker: string; operator: string; configFile?: string }[];
   /** funded test accounts (private keys): never use them on a real network */
-  accounts: { deployer: string; owner: string; recipient: string; stakers: string[] };
+  accounts: { owner: string; recipient: string; stakers: string[] };
 }
 
 export function readDevnetFile(file: string): DevnetFile & { network: NetworkConfig } {

@@ -42,7 +42,8 @@ export interface RequestOptions {
 
 /** HTTPS access to nodes with one keep-alive agent; `close()` releases its sockets. */
 export class NodeConnector {
-  private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  // no TLS session cache: a resumed session shows no certificate, so the pin could not be checked
+  private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 64, maxCachedSessions: 0 });
 
   constructor(private readonly defaultTimeoutMs = 10_000) {}
 
@@ -104,20 +105,30 @@ export class NodeConnector {
     body: Uint8Array | undefined,
     options: RequestOptions,
   ) {
-    if (options.signal?.aborted) throw new AbortedError(`${method} ${url}${path}`);
+    const what = `${method} ${url}${path}`;
+    if (options.signal?.aborted) throw new AbortedError(what);
     try {
-      return await requestNode({
+      // The caller's signal is not handed to the request: destroying a TLS socket mid-handshake
+      // trips protocol/https.ts. An aborted call returns at once; its request finishes (or
+      // times out) in the background.
+      const request = requestNode({
         url,
         tlsFingerprint: fingerprint,
         method,
         path,
         body,
         timeoutMs: options.timeoutMs ?? this.defaultTimeoutMs,
-        signal: options.signal,
         agent: this.agent,
       });
+      if (!options.signal) return await request;
+      request.catch(() => {});
+      return await new Promise<Awaited<typeof request>>((resolve, reject) => {
+        const onAbort = () => reject(new AbortedError(what));
+        options.signal!.addEventListener("abort", onAbort, { once: true });
+        request.then(resolve, reject).finally(() => options.signal!.removeEventListener("abort", onAbort));
+      });
     } catch (error) {
-      if (options.signal?.aborted) throw new AbortedError(`${method} ${url}${path}`);
+      if (options.signal?.aborted) throw new AbortedError(what);
       if (error instanceof NodeRequestError) {
         const code =
           error.code === "HTTP_STATUS" ? `HTTP ${error.status} ${error.nodeCode ?? ""}`.trim() : error.code;

@@ -48,6 +48,8 @@ export interface RetrieveOptions {
   signal?: AbortSignal;
   /** submit evidence of wrong cfrags to the Adjudicator (default: true when an adjudicator is configured) */
   reportIncorrect?: boolean;
+  /** audit: wait for every node's answer and verify all of them (still decrypts with m) */
+  waitForAll?: boolean;
 }
 
 /** A wrong cfrag a node signed, with what became of its evidence. */
@@ -57,7 +59,7 @@ export interface IncorrectCFragReport {
   evidence: ReencryptionEvidence;
   nodeSignature: Uint8Array;
   /** the evaluateCFrag transaction, when submitted */
-  submission?: { hash: string; gasUsed: bigint; penalty?: bigint } | { error: string };
+  submission?: { hash: string; gasUsed: bigint; correct: boolean; penalty: bigint } | { error: string };
 }
 
 export interface RetrieveResult {
@@ -136,7 +138,12 @@ export class Recipient {
         policy.nodes,
         (node, signal) =>
           this.askNode(policy, node, capsules, capsuleBytes, incorrect, signal, o.nodeTimeoutMs),
-        { needed: m, mode: o.mode ?? "hedged", hedgeDelayMs: o.hedgeDelayMs ?? 150, signal: d.signal },
+        {
+          needed: o.waitForAll ? policy.nodes.length : m,
+          mode: o.waitForAll ? "all" : (o.mode ?? "hedged"),
+          hedgeDelayMs: o.hedgeDelayMs ?? 150,
+          signal: d.signal,
+        },
       );
       const failures = result.failures.map(({ candidate, error }) => failureOf(candidate, error));
       if (o.reportIncorrect ?? Boolean(this.o.adjudicator)) await this.submitEvidence(incorrect);
@@ -271,15 +278,13 @@ export class Recipient {
     if (!adjudicator) return;
     for (const report of reports) {
       try {
-        const tx = await adjudicator.evaluateCFrag(
-          hexlify(report.evidence.bytes),
-          hexlify(report.nodeSignature),
-        );
+        const args = [hexlify(report.evidence.bytes), hexlify(report.nodeSignature)];
+        // the verdict and the penalty at stake, read before the slash changes them
+        const correct = (await adjudicator.evaluateCFrag.staticCall(...args)) as boolean;
+        const penalty = correct ? 0n : ((await adjudicator.penaltyFor(report.node)) as bigint);
+        const tx = await adjudicator.evaluateCFrag(...args);
         const receipt = await tx.wait();
-        const event = receipt.logs
-          .map((log: { topics: string[]; data: string }) => adjudicator.interface.parseLog(log))
-          .find((parsed: { name?: string } | null) => parsed?.name === "CFragEvaluated");
-        report.submission = { hash: tx.hash, gasUsed: receipt.gasUsed, penalty: event?.args.penalty };
+        report.submission = { hash: tx.hash, gasUsed: receipt.gasUsed, correct, penalty };
       } catch (error) {
         report.submission = { error: chainError("evaluateCFrag", error).message };
       }

@@ -1,0 +1,253 @@
+/**
+ * A local NKMS network in one process: the in-process Hardhat chain served over JSON-RPC on
+ * loopback, the contract suite deployed by the deploy scripts, N funded and staked nodes
+ * serving HTTPS on loopback, and a devnet file every other command (and `nkms node`) reads.
+ * Used by `nkms devnet up`, `npm run demo`, the end-to-end tests and the network benchmark.
+ *
+ * It needs the repository (hardhat.config.ts and deploy/): it is a development tool.
+ */
+import { getAddress, Wallet, type JsonRpcProvider, type Provider } from "ethers";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { CONTRACT_NAMES, type ContractName, type Deployment } from "../chain/deployments";
+import { tokens } from "../chain/params";
+import { clientContracts, type ClientContracts } from "../client/contracts";
+import type { DevnetFile, NetworkConfig } from "../client/network";
+import { loadConfig, type NodeConfig } from "../node/config";
+import { initNode } from "../node/init";
+import { createLogger, type Logger } from "../node/log";
+import { startNode, type RunningNode } from "../node/run";
+
+export const DEVNET_PASSPHRASE = "nkms devnet passphrase (not a secret)";
+
+export interface DevnetOptions {
+  hre: HardhatRuntimeEnvironment;
+  /** how many nodes to stake and run */
+  nodes: number;
+  /** directory for the devnet file and the node directories */
+  dir: string;
+  /** JSON-RPC port on 127.0.0.1 (0 = any free port) */
+  rpcPort?: number;
+  /** stake of node i in whole tokens (default 20 000 + 10 000·i) */
+  stakeTokens?: (i: number) => bigint;
+  /** nodes (by index) to set up and stake but not start in this process */
+  external?: number[];
+  /** tune each node's config before it starts */
+  tune?: (config: NodeConfig, i: number) => void;
+  logger?: Logger;
+}
+
+export interface DevnetNode {
+  index: number;
+  dir: string;
+  configFile: string;
+  config: NodeConfig;
+  staker: Wallet;
+  operator: string;
+  url: string;
+  /** set while the node runs in this process */
+  running?: RunningNode;
+}
+
+export interface Devnet {
+  file: string;
+  rpcUrl: string;
+  chainId: bigint;
+  deployment: Deployment;
+  network: NetworkConfig;
+  provider: Provider;
+  /** contracts as the deployer (governance) */
+  contracts: ClientContracts;
+  deployer: { address: string };
+  owner: Wallet;
+  recipient: Wallet;
+  nodes: DevnetNode[];
+  /** starts node i in this process (again) */
+  startNode(i: number): Promise<RunningNode>;
+  /** stops node i if it runs in this process */
+  stopNode(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The fast duty schedule of devnet nodes (chain time can jump). */
+function tuneForDevnet(config: NodeConfig): void {
+  config.workers = 1;
+  config.policyCacheTtlMs = 0;
+  config.logLevel = "warn";
+  config.duties.commitCheckIntervalMs = 250;
+  config.duties.commitRetryDelayMs = 250;
+  config.duties.gcIntervalMs = 5_000;
+  config.duties.settleIntervalMs = 0;
+}
+
+export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
+  const { hre } = o;
+  if (!Number.isInteger(o.nodes) || o.nodes < 1)
+    throw new Error(`--nodes must be a positive integer, got ${o.nodes}`);
+  fs.mkdirSync(o.dir, { recursive: true });
+  await hre.deployments.fixture(["core"]);
+  const contracts: Partial<Record<ContractName, string>> = {};
+  for (const [name, record] of Object.entries(await hre.deployments.all())) {
+    if ((CONTRACT_NAMES as readonly string[]).includes(name))
+      contracts[name as ContractName] = record.address;
+  }
+  // the JSON-RPC server hardhat's own `node` task uses, over the in-process network
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { JsonRpcServer } = require("hardhat/internal/hardhat-network/jsonrpc/server") as {
+    JsonRpcServer: new (config: { hostname: string; port: number; provider: unknown }) => {
+      listen(): Promise<{ address: string; port: number }>;
+      close(): Promise<void>;
+    };
+  };
+  const server = new JsonRpcServer({
+    hostname: "127.0.0.1",
+    port: o.rpcPort ?? 0,
+    provider: hre.network.provider,
+  });
+  const { port } = await server.listen();
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  const provider = hre.ethers.provider as unknown as JsonRpcProvider;
+  const chainId = (await provider.getNetwork()).chainId;
+  const deployment: Deployment = { chainId, contracts };
+  const [deployerSigner] = await hre.ethers.getSigners();
+  const governance = clientContracts(deployment, deployerSigner);
+
+  const fund = async (address: string, nkms: bigint) => {
+    await hre.network.provider.send("hardhat_setBalance", [address, "0x56BC75E2D63100000"]);
+    if (nkms > 0n) await (await governance.token.transfer(address, nkms)).wait();
+  };
+  const owner = new Wallet(Wallet.createRandom().privateKey, provider);
+  const recipient = new Wallet(Wallet.createRandom().privateKey, provider);
+  await fund(owner.address, tokens(100_000n));
+  await fund(recipient.address, 0n);
+
+  const file = path.join(o.dir, "devnet.json");
+  const devnetFile: DevnetFile = {
+    chainId: Number(chainId),
+    rpcUrl,
+    contracts: contracts as Record<string, string>,
+    nodes: [],
+    accounts: { owner: owner.privateKey, recipient: recipient.privateKey, stakers: [] },
+  };
+  const write = () => fs.writeFileSync(file, JSON.stringify(devnetFile, null, 2) + "\n");
+  write();
+
+  const logger = o.logger ?? createLogger("warn");
+  const nodes: DevnetNode[] = [];
+  for (let i = 0; i < o.nodes; i++) {
+    const dir = path.join(o.dir, `node-${i}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const init = await initNode({
+      dir,
+      passphrase: DEVNET_PASSPHRASE,
+      rpcUrl,
+      deploymentsFile: file,
+      publicHost: "127.0.0.1",
+      listenHost: "127.0.0.1",
+      port: await freePort(),
+      scryptN: 1 << 10,
+    });
+    const raw = JSON.parse(fs.readFileSync(init.configFile, "utf8")) as NodeConfig;
+    tuneForDevnet(raw);
+    o.tune?.(raw, i);
+    fs.writeFileSync(init.configFile, JSON.stringify(raw, null, 2) + "\n");
+    const staker = new Wallet(Wallet.createRandom().privateKey, provider);
+    const stake = tokens(o.stakeTokens?.(i) ?? 20_000n + 10_000n * BigInt(i));
+    await fund(staker.address, stake);
+    await fund(init.operatorAddress, 0n);
+    const asStaker = clientContracts(deployment, staker);
+    await (await asStaker.token.approve(contracts.StakingEscrow!, stake)).wait();
+    await (await asStaker.escrow.deposit(stake, 60)).wait();
+    await (await asStaker.escrow.bondOperator(init.operatorAddress)).wait();
+    const node: DevnetNode = {
+      index: i,
+      dir,
+      configFile: init.configFile,
+      config: loadConfig(init.configFile),
+      staker,
+      operator: getAddress(init.operatorAddress),
+      url: init.config.publicUrl,
+    };
+    nodes.push(node);
+    devnetFile.nodes.push({
+      url: node.url,
+      staker: staker.address,
+      operator: node.operator,
+      configFile: init.configFile,
+    });
+    devnetFile.accounts.stakers.push(staker.privateKey);
+  }
+  write();
+
+  const startOne = async (i: number) => {
+    const node = nodes[i];
+    if (node.running) return node.running;
+    node.running = await startNode(node.config, DEVNET_PASSPHRASE, { logger });
+    return node.running;
+  };
+  const external = new Set(o.external ?? []);
+  await Promise.all(nodes.filter((n) => !external.has(n.index)).map((n) => startOne(n.index)));
+  // Nodes are sampled once committed to the next period. Move the chain into that period and
+  // wait for the next commitments, so every node also serves (and earns) the current period.
+  const waitForCommitments = async (period: bigint) => {
+    for (const node of nodes.filter((n) => !external.has(n.index))) {
+      const deadline = Date.now() + 30_000;
+      while (!(await governance.escrow.committed(node.staker.address, period))) {
+        if (Date.now() > deadline) {
+          throw new Error(`node ${node.index} (${node.staker.address}) did not commit to period ${period}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  };
+  const period = BigInt(await governance.escrow.currentPeriod());
+  await waitForCommitments(period + 1n);
+  const periodLength = BigInt(await governance.escrow.periodLength());
+  await hre.network.provider.send("evm_setNextBlockTimestamp", [
+    `0x${((period + 1n) * periodLength).toString(16)}`,
+  ]);
+  await hre.network.provider.send("evm_mine", []);
+  await waitForCommitments(period + 2n);
+
+  return {
+    file,
+    rpcUrl,
+    chainId,
+    deployment,
+    network: { chainId, deployment, nodeUrls: nodes.map((n) => n.url) },
+    provider,
+    contracts: governance,
+    deployer: { address: deployerSigner.address },
+    owner,
+    recipient,
+    nodes,
+    startNode: startOne,
+    async stopNode(index: number) {
+      const node = nodes[index];
+      const running = node.running;
+      node.running = undefined;
+      await running?.close();
+    },
+    async close() {
+      for (const node of nodes) {
+        const running = node.running;
+        node.running = undefined;
+        await running?.close();
+      }
+      await server.close();
+    },
+  };
+}
