@@ -87,6 +87,7 @@ export interface NkmsContracts {
   escrow: StakingEscrowHandle;
   policyManager: PolicyManagerHandle;
   adjudicator: string;
+  keyLeakChallenge: string;
 }
 
 export function connectContracts(deployment: Deployment, runner: ContractRunner): NkmsContracts {
@@ -102,5 +103,6 @@ export function connectContracts(deployment: Deployment, runner: ContractRunner)
       runner,
     ) as unknown as PolicyManagerHandle,
     adjudicator: contractAddress(deployment, "Adjudicator"),
+    keyLeakChallenge: contractAddress(deployment, "KeyLeakChallenge"),
   };
 }

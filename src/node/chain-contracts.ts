@@ -16,6 +16,7 @@ import type { NodeConfig } from "./config";
 
 export class ContractNodeChain implements NodeChain {
   readonly adjudicator: string;
+  readonly keyLeakChallenge: string;
   /** the operator's transactions, one at a time: concurrent sends would reuse a nonce */
   private sending: Promise<unknown> = Promise.resolve();
 
@@ -27,6 +28,7 @@ export class ContractNodeChain implements NodeChain {
     private readonly periodSeconds: number,
   ) {
     this.adjudicator = contracts.adjudicator;
+    this.keyLeakChallenge = contracts.keyLeakChallenge;
   }
 
   async now(): Promise<number> {

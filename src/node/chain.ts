@@ -32,6 +32,8 @@ export interface NodeChain {
   readonly adjudicator: string;
   /** the PolicyManager's address (the EIP-712 domain of vouchers) */
   readonly policyManager: string;
+  /** the KeyLeakChallenge's address (the EIP-712 domain of custody receipts) */
+  readonly keyLeakChallenge: string;
   /** latest block timestamp, seconds */
   now(): Promise<number>;
   /** the staker that bonded `operator`, or the zero address */

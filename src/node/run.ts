@@ -87,6 +87,7 @@ export async function startNode(
     staker,
     chainId: chain.chainId,
     policyManager: chain.policyManager,
+    keyLeakChallenge: chain.keyLeakChallenge,
     encryptingKey,
     tlsFingerprint: pemFingerprint(tls.certPem),
     logger,

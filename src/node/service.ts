@@ -19,6 +19,7 @@ import {
 } from "../protocol/messages";
 import { messageHash, OperatorKey, recoverOwnerBinding, verifyUmbral } from "../protocol/signing";
 import { recoverVoucherSigner } from "../protocol/vouchers";
+import { commitmentHash, custodyDigest } from "../protocol/custody";
 import type { PolicyCache, PolicyInfo } from "./chain";
 import type { NodeConfig } from "./config";
 import { NodeError, refuse } from "./errors";
@@ -38,6 +39,7 @@ export interface ServiceDeps {
   staker: string;
   chainId: bigint;
   policyManager: string;
+  keyLeakChallenge: string;
   encryptingKey: Uint8Array;
   tlsFingerprint: Uint8Array;
   logger: Logger;
@@ -131,12 +133,16 @@ export class NodeService {
       }
     }
     this.d.metrics.shares.set(this.d.storage.countShares());
+    const commitment = commitmentHash(opened.commitment);
     const receipt = this.d.operator.sign(ShareReceipt, {
       policyId: share.policyId,
       node: this.d.staker,
       shareHash,
       kfragId: opened.kfragId,
-      commitmentHash: getBytes(keccak256(opened.commitment)),
+      commitmentHash: commitment,
+      custodySignature: this.d.operator.signDigest(
+        custodyDigest(this.d.chainId, this.d.keyLeakChallenge, share.policyId, commitment),
+      ),
       storedAt: BigInt(existing?.storedAt ?? stored.storedAt),
     });
     return encode(ShareReceipt, receipt);

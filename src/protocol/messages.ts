@@ -115,8 +115,9 @@ export const PolicyShare = defineMessage<PolicyShare>({
 
 /**
  * The node's promise that it stored a share durably. `kfragId` and `commitmentHash`
- * (keccak256 of the kfrag's 33-byte commitment point) identify the kfrag without revealing
- * it, for custody disputes.
+ * (keccak256(x ‖ y) of the kfrag's commitment point u1) identify the kfrag without revealing
+ * it; `custodySignature` is the operator's EIP-712 `KfragReceipt(policyId, commitmentHash)`
+ * that the KeyLeakChallenge contract accepts as proof the node took custody (custody.ts).
  */
 export interface ShareReceipt {
   policyId: Uint8Array;
@@ -124,6 +125,7 @@ export interface ShareReceipt {
   shareHash: Uint8Array;
   kfragId: Uint8Array;
   commitmentHash: Uint8Array;
+  custodySignature: Uint8Array;
   storedAt: bigint;
   signature: Uint8Array;
 }
@@ -139,6 +141,7 @@ export const ShareReceipt = defineMessage<ShareReceipt>({
     shareHash: hash32(),
     kfragId: hash32(),
     commitmentHash: hash32(),
+    custodySignature: operatorSignature(),
     storedAt: u64(),
     signature: operatorSignature(),
   },

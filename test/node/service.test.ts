@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
-import { hexlify, keccak256 } from "ethers";
+import { AbiCoder, hexlify, keccak256 } from "ethers";
+import hre from "hardhat";
 import { evaluateArguments } from "../../src/chain/adjudicator";
 import { Capsule, CapsuleFrag, decryptReencrypted, encrypt, SecretKey, Signer } from "../../src/pre";
 import { buildEvidence } from "../../src/pre/evidence";
@@ -27,7 +28,7 @@ import {
 import { recoverOperator, signUmbral, verifyOperator } from "../../src/protocol/signing";
 import { signVoucher } from "../../src/protocol/vouchers";
 import type { RunningNode } from "../../src/node/run";
-import { Adjudicator__factory } from "../../typechain-types";
+import { Adjudicator__factory, KeyLeakChallenge__factory } from "../../typechain-types";
 import {
   connect,
   createPolicy,
@@ -126,7 +127,9 @@ describe("node service over HTTPS", function () {
       expect(receipt.node).to.equal(node.metadata.staker);
       expect(hexlify(receipt.shareHash)).to.equal(keccak256(share));
       expect(hexlify(receipt.kfragId)).to.equal(hexlify(grant.kfrags[0].kfrag.id));
-      expect(hexlify(receipt.commitmentHash)).to.equal(keccak256(grant.kfrags[0].kfrag.commitment.toBytes()));
+      expect(hexlify(receipt.commitmentHash)).to.equal(
+        keccak256(grant.kfrags[0].kfrag.commitment.uncompressed().subarray(1)),
+      );
       // stored for real: the database has it
       expect(running.storage.getShare(grant.policyId)).to.not.equal(undefined);
       // the same upload again is answered with the same receipt; another share is refused
@@ -135,6 +138,31 @@ describe("node service over HTTPS", function () {
       const other = await createPolicy(net, owner(), mine(), { onChain: false });
       const squat = { ...other, policyId: grant.policyId };
       await expectRefusal(post(node, "/v1/shares", await shareFor(squat, node)), 409, "SHARE_EXISTS");
+    });
+
+    it("gives a custody receipt with which a leaked kfrag gets the node punished by KeyLeakChallenge", async () => {
+      const grant = await createPolicy(net, owner(), mine());
+      const receipt = decode(ShareReceipt, await post(node, "/v1/shares", await shareFor(grant, node)));
+      const challenger = net.signers[8];
+      const challenge = KeyLeakChallenge__factory.connect(
+        (await hre.deployments.get("KeyLeakChallenge")).address,
+        challenger,
+      );
+      const key = grant.kfrags[0].kfrag.key;
+      const salt = keccak256(new TextEncoder().encode("salt"));
+      const commitment = keccak256(
+        AbiCoder.defaultAbiCoder().encode(
+          ["address", "bytes16", "uint256", "uint256", "bytes32"],
+          [challenger.address, grant.policyId, 0, key, salt],
+        ),
+      );
+      await challenge.commit(commitment);
+      await expect(
+        challenge.reveal(grant.policyId, 0, key, salt, receipt.commitmentHash, receipt.custodySignature),
+      ).to.emit(challenge, "LeakProven");
+      // the node's part of the policy is revoked on chain: it stops serving it
+      const [capsule] = encrypt(grant.delegatingSk.publicKey(), new Uint8Array([1]));
+      await expectRefusal(reencrypt(grant, [capsule]), 410, "POLICY_REVOKED");
     });
 
     it("refuses an unsigned share", async () => {
@@ -253,7 +281,7 @@ describe("node service over HTTPS", function () {
       expect(await adjudicator.evaluateCFrag.staticCall(...args)).to.equal(true);
       await expect(adjudicator.evaluateCFrag(...args))
         .to.emit(adjudicator, "CFragEvaluated")
-        .withArgs(anyValue, net.signers[1].address, net.signers[5].address, testNode.operator, true, 0);
+        .withArgs(anyValue, testNode.operator, net.signers[5].address, true, 0);
     });
 
     it("refuses an unsigned request", async () => {

@@ -85,6 +85,7 @@ function examples() {
         shareHash: bytes(32, 2),
         kfragId: bytes(32, 3),
         commitmentHash: bytes(32, 4),
+        custodySignature: bytes(65, 6),
         storedAt: 5n,
       }),
     },
