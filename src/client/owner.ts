@@ -89,6 +89,8 @@ export interface GrantResult {
   /** the same map encrypted to the recipient: send these bytes to them */
   sealedMap: Uint8Array;
   nodes: NodeInfo[];
+  /** each holding node's signed receipt for its share (custody proof for key-leak challenges) */
+  receipts: ShareReceipt[];
   /** nodes that could not be used (not reachable, share refused) and why */
   failures: NodeFailure[];
   fee: bigint;
@@ -329,7 +331,8 @@ export class Owner {
       };
       const sealedMap = sealPolicyMap(unsigned, this.signer);
       const map = signUmbral(PolicyMap, unsigned, this.signer);
-      return { policyId: policyIdHex, map, sealedMap, nodes, failures, fee, transactions };
+      const receipts = delivered.successes.map((s) => s.value);
+      return { policyId: policyIdHex, map, sealedMap, nodes, receipts, failures, fee, transactions };
     } finally {
       d.dispose();
     }
@@ -342,7 +345,7 @@ export class Owner {
     recipientKey: PublicKey,
     kfrag: VerifiedKeyFrag,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<ShareReceipt> {
     const share = await buildPolicyShare({
       policyId,
       node: node.staker,
@@ -364,6 +367,7 @@ export class Owner {
     ) {
       throw new NodeCallError(node, "BAD_RECEIPT", "the receipt is not for the share sent");
     }
+    return receipt;
   }
 
   /**
