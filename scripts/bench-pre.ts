@@ -10,22 +10,32 @@ import * as pre from "../src/pre";
 
 const BENCH_MS = Number(process.env.BENCH_MS ?? 400);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SAMPLE_MS = 20;
 const ONLY = process.env.BENCH_ONLY;
 
-/** ops/s of `fn`: warm up, then run for about BENCH_MS (at least 3 calls) */
+/**
+ * Peak ops/s of `fn`: after a warm-up, run back-to-back samples of about SAMPLE_MS for
+ * BENCH_MS and keep the fastest sample. The machine is shared, so a mean would mostly
+ * measure the neighbours' load; the fastest sample is what the code does when it runs.
+ */
 function opsPerSecond(fn: () => unknown): number {
-  const warmupEnd = performance.now() + Math.min(200, BENCH_MS / 5);
+  const warmupEnd = performance.now() + Math.min(100, BENCH_MS / 4);
   do fn();
   while (performance.now() < warmupEnd);
-  let calls = 0;
-  const start = performance.now();
-  let now = start;
-  while (calls < 3 || now - start < BENCH_MS) {
-    fn();
-    calls++;
-    now = performance.now();
-  }
-  return (calls * 1000) / (now - start);
+  let best = 0;
+  const end = performance.now() + BENCH_MS;
+  do {
+    const start = performance.now();
+    let calls = 0;
+    let now = start;
+    do {
+      fn();
+      calls++;
+      now = performance.now();
+    } while (now - start < SAMPLE_MS);
+    best = Math.max(best, (calls * 1000) / (now - start));
+  } while (performance.now() < end);
+  return best;
 }
 
 interface Row {
@@ -172,7 +182,7 @@ function main(): void {
   const impls: Impl[] = ["ref", ...backends];
   const table = rows();
   const best = table.map(() => ({}) as Partial<Record<Impl, number>>);
-  // interleaved rounds, best of each: the machine is shared, so load spikes hit one round only
+  // interleaved rounds: a load spike on the shared machine hits every implementation alike
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, row] of table.entries()) {
       for (const impl of impls) {
@@ -186,7 +196,7 @@ function main(): void {
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
   console.log(
-    `Node ${process.version}, best of ${ROUNDS} interleaved rounds of ${BENCH_MS} ms; ops/s (higher is better); ratio = ours ÷ umbral-pre 0.10 (WASM)\n`,
+    `Node ${process.version}; peak ops/s over ${SAMPLE_MS} ms samples, ${ROUNDS} interleaved rounds of ${BENCH_MS} ms per implementation (higher is better); ratio = ours ÷ umbral-pre 0.10 (WASM)\n`,
   );
   console.log("| operation | umbral-pre (WASM) | native | noble | native ÷ ref | noble ÷ ref |");
   console.log("|---|---:|---:|---:|---:|---:|");

@@ -1,3 +1,4 @@
+import { equalBytes } from "@noble/curves/utils.js";
 import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import { Capsule } from "./capsule";
 import {
@@ -148,7 +149,7 @@ export class CapsuleFrag {
   }
 
   equals(other: CapsuleFrag): boolean {
-    return bytesToHex(this.toBytesSimple()) === bytesToHex(other.toBytesSimple());
+    return equalBytes(this.toBytesSimple(), other.toBytesSimple());
   }
 
   toString(): string {

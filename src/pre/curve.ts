@@ -303,6 +303,10 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
     if (p.isIdentity || k === 0n) return CurvePoint.IDENTITY;
     return CurvePoint.fromUncompressed(lib.publicKeyTweakMul(p.uncompressed(), scalarToBytes(k), false));
   };
+  const mulBase = (k: bigint): CurvePoint =>
+    k === 0n
+      ? CurvePoint.IDENTITY
+      : CurvePoint.fromUncompressed(lib.publicKeyCreate(scalarToBytes(k), false));
   const add = (p: CurvePoint, q: CurvePoint): CurvePoint => {
     if (p.isIdentity) return q;
     if (q.isIdentity) return p;
@@ -316,20 +320,27 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
     name: "native",
     decompress(bytes) {
       try {
-        const p = CurvePoint.fromUncompressed(lib.publicKeyConvert(bytes, false));
-        return p;
+        return CurvePoint.fromUncompressed(lib.publicKeyConvert(bytes, false));
       } catch {
         return undefined;
       }
     },
-    mulBase(k) {
-      return k === 0n
-        ? CurvePoint.IDENTITY
-        : CurvePoint.fromUncompressed(lib.publicKeyCreate(scalarToBytes(k), false));
-    },
+    mulBase,
     mul,
     add,
     mulAddPublic(p, a, q, b) {
+      if (p === GENERATOR && a !== 0n) {
+        // Q' + a·G in one call (publicKeyTweakAdd uses the generator's precomputed table)
+        const qb = mul(q, b);
+        if (qb.isIdentity) return mulBase(a);
+        try {
+          return CurvePoint.fromUncompressed(
+            lib.publicKeyTweakAdd(qb.uncompressed(), scalarToBytes(a), false),
+          );
+        } catch {
+          return CurvePoint.IDENTITY; // a < n, so the only failure left is a sum at infinity
+        }
+      }
       return add(mul(p, a), mul(q, b));
     },
     msmPublic(points, scalars) {

@@ -1,5 +1,6 @@
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { equalBytes } from "@noble/curves/utils.js";
 import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import {
   CurvePoint,
@@ -169,7 +170,7 @@ export class Signature {
   }
 
   equals(other: Signature): boolean {
-    return bytesToHex(this.bytes) === bytesToHex(other.bytes);
+    return equalBytes(this.bytes, other.bytes);
   }
 
   toString(): string {

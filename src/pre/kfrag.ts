@@ -1,3 +1,4 @@
+import { equalBytes } from "@noble/curves/utils.js";
 import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import {
   CurvePoint,
@@ -16,7 +17,7 @@ import { type PublicKey, type SecretKey, Signature, type Signer } from "./keys";
 import { MsgReader, encode } from "./msgpack";
 
 export const KFRAG_ID_SIZE = 32;
-/** at most this many kfrags per grant (the Shamir x-coordinates stay distinct in practice far beyond, but policies never need more) */
+/** the largest share count generateKFrags accepts (the reference has no limit) */
 export const MAX_SHARES = 255;
 
 /** id ‖ commitment ‖ precursor ‖ (01 ‖ delegating key | 00) ‖ (01 ‖ receiving key | 00) */
@@ -158,7 +159,7 @@ export class KeyFrag {
   }
 
   equals(other: KeyFrag): boolean {
-    return bytesToHex(this.toBytes()) === bytesToHex(other.toBytes());
+    return equalBytes(this.toBytes(), other.toBytes());
   }
 
   toString(): string {

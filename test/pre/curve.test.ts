@@ -66,6 +66,8 @@ describe("curve backends", function () {
           onEveryBackend((be) => be.mul(POINT_U, b)),
           onEveryBackend((be) => be.add(be.mulBase(a), P)),
           onEveryBackend((be) => be.mulAddPublic(P, a, POINT_U, b)),
+          onEveryBackend((be) => be.mulAddPublic(GENERATOR, a, P, b)),
+          onEveryBackend((be) => be.mulAddPublic(GENERATOR, a, P, 0n)),
           onEveryBackend((be) => be.msmPublic([P, POINT_U, GENERATOR], [a, b, k])),
         ]) {
           expect(new Set(results).size, results.join(" ")).to.equal(1);
@@ -93,6 +95,7 @@ describe("curve backends", function () {
             expect(be.add(P, P).equals(be.mulBase(modN(2n * k)))).to.equal(true);
             expect(be.mul(CurvePoint.IDENTITY, k).isIdentity).to.equal(true);
             expect(be.mulAddPublic(P, 1n, minusP, 1n).isIdentity).to.equal(true);
+            expect(be.mulAddPublic(GENERATOR, k, GENERATOR, ORDER - k).isIdentity).to.equal(true);
             expect(be.msmPublic([P, P], [k, modN(-k)]).isIdentity).to.equal(true);
           } finally {
             setBackend(previous);
