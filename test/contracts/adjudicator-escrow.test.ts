@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { deployments, ethers, getNamedAccounts } from "hardhat";
+import hre, { deployments, ethers, getNamedAccounts } from "hardhat";
 import { Wallet } from "ethers";
 import { Adjudicator__factory, NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
 import { buildEvidence } from "../../src/pre/evidence";
@@ -17,6 +17,9 @@ const INCORRECT_TARGET = 180_000n;
  * target; docs/gas.md has the figures.
  */
 const FIRST_INCORRECT_BOUND = 200_000n;
+/** solidity-coverage instruments the contracts and turns the optimizer off: gas figures mean nothing then. */
+const measuringGas = !(hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean })
+  .__SOLIDITY_COVERAGE_RUNNING;
 
 /** The deployed system (fixture "core"): a staker with the minimum stake and a bonded operator. */
 async function deployedSystem() {
@@ -66,7 +69,7 @@ describe("Adjudicator with the deployed StakingEscrow (end to end)", () => {
     for (const c of referenceCases(3)) {
       const { correct, gas } = await submit(c);
       expect(correct).to.equal(true);
-      expect(gas).to.be.at.most(CORRECT_TARGET);
+      if (measuringGas) expect(gas).to.be.at.most(CORRECT_TARGET);
     }
     expect(await escrow.stakeOf(staker.address)).to.equal(stake);
   });
@@ -87,7 +90,7 @@ describe("Adjudicator with the deployed StakingEscrow (end to end)", () => {
       const wrongId = { ...c, cfrag: withField(c.cfrag, "kfragId", scalarBytes(i + 1n)) };
       const { correct, gas } = await submit(wrongId);
       expect(correct).to.equal(false);
-      expect(gas).to.be.at.most(i === 0n ? FIRST_INCORRECT_BOUND : INCORRECT_TARGET);
+      if (measuringGas) expect(gas).to.be.at.most(i === 0n ? FIRST_INCORRECT_BOUND : INCORRECT_TARGET);
       expectedStake -= penalty;
       expect(await escrow.stakeOf(staker.address)).to.equal(expectedStake);
       expect(await token.balanceOf(reporter.address)).to.equal(balance + reward);
