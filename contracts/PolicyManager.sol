@@ -31,7 +31,7 @@ contract PolicyManager is Ownable2Step, EIP712 {
         uint32 revokedAt; // 0, or the first period not served after a revocation
         address recipient; // signs re-encryption vouchers
         uint80 feeRate; // per node per period
-        uint16 nodeCount;
+        uint16 nodeCount; // at most MAX_NODES
     }
 
     struct NodeState {
@@ -44,6 +44,8 @@ contract PolicyManager is Ownable2Step, EIP712 {
         uint96 price; // per re-encryption, fixed once set
     }
 
+    /// @notice The most nodes a policy may have (Umbral makes at most 255 kfrags).
+    uint256 public constant MAX_NODES = 255;
     bytes32 public constant VOUCHER_TYPEHASH = keccak256("ReencryptionVoucher(bytes16 policyId,address node,uint64 count)");
 
     StakingEscrow public immutable escrow;
@@ -471,7 +473,7 @@ contract PolicyManager is Ownable2Step, EIP712 {
         if (isPaused) revert EnforcedPause();
         if (feeRate < minRate || feeRate > maxRate) revert FeeRateOutOfRange(feeRate, minRate, maxRate);
         uint256 count = nodes.length;
-        if (count == 0 || count > type(uint16).max || recipient == address(0)) revert InvalidNodes();
+        if (count == 0 || count > MAX_NODES || recipient == address(0)) revert InvalidNodes();
         for (uint256 i = 1; i < count; ++i) {
             if (nodes[i] <= nodes[i - 1]) revert InvalidNodes();
         }

@@ -47,6 +47,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         bool bonded; // an operator is bonded
         uint16 shares; // policy shares held (PolicyManager)
         uint32 index; // 1-based position in `stakers`, 0 = never deposited
+        uint32 sharesUntil; // the latest end period of the policies it took shares of
     }
 
     /// @dev The (at most two) committed periods not yet rewarded, and the stake counted in each.
@@ -237,13 +238,14 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     }
 
     /// @notice Turns wind-down on (the lock end is fixed and approaches) or off (the remaining
-    /// lock is kept and the end slides forward).
+    /// lock is kept and the end slides forward). Winding down never ends the lock before the
+    /// last policy the staker holds a share of, so its collateral stays within slashing reach.
     function setWindDown(bool windDown) external {
         Stake storage st = _stakes[msg.sender];
         if (st.windDown == windDown) return;
         uint32 period = currentPeriod();
         if (windDown) {
-            st.lockEnd += period;
+            st.lockEnd = uint32(Math.max(st.lockEnd + period, st.sharesUntil));
         } else {
             st.lockEnd = st.lockEnd > period ? st.lockEnd - period : 0;
         }
@@ -348,10 +350,11 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
             Stake storage st = _stakes[nodes[i]];
             Stake memory m = st;
             bool locked = m.windDown ? endPeriod <= m.lockEnd : m.lockEnd != 0;
-            if (!m.bonded || !locked || m.locked == 0 || m.shares >= Math.min(m.locked / perShare, type(uint16).max)) {
+            if (!m.bonded || !locked || m.shares >= Math.min(m.locked / perShare, type(uint16).max)) {
                 revert NodeNotEligible(nodes[i]);
             }
             st.shares = m.shares + 1;
+            if (endPeriod > m.sharesUntil) st.sharesUntil = uint32(endPeriod);
             packed[i >> 3] |= uint256(m.index) << ((i & 7) * 32);
         }
     }

@@ -45,6 +45,8 @@ export interface StakeState {
   windDown: boolean;
   bonded: boolean;
   shares: bigint;
+  /** the latest end period of the policies it took shares of */
+  sharesUntil: bigint;
   /** the (at most two) committed periods not yet rewarded, and the stake counted in each */
   pending: { period: bigint; amount: bigint }[];
   committed: Set<bigint>;
@@ -109,6 +111,7 @@ export class EconomyModel {
         windDown: false,
         bonded: false,
         shares: 0n,
+        sharesUntil: 0n,
         pending: [],
         committed: new Set(),
       };
@@ -152,7 +155,8 @@ export class EconomyModel {
   setWindDown(staker: string, windDown: boolean): void {
     const st = this.stake(staker);
     if (st.windDown === windDown) return;
-    st.lockEnd = windDown ? st.lockEnd + this.period : max(st.lockEnd - this.period, 0n);
+    // winding down never ends the lock before the last policy the staker serves
+    st.lockEnd = windDown ? max(st.lockEnd + this.period, st.sharesUntil) : max(st.lockEnd - this.period, 0n);
     st.windDown = windDown;
   }
 
@@ -239,10 +243,11 @@ export class EconomyModel {
         const st = this.stake(node);
         const covered = st.windDown ? end <= st.lockEnd : st.lockEnd !== 0n;
         const capacity = min(st.locked / this.params.stakePerShare, 65_535n);
-        if (!st.bonded || !covered || st.locked === 0n || st.shares >= capacity) {
+        if (!st.bonded || !covered || st.shares >= capacity) {
           throw new ModelError("NodeNotEligible");
         }
         st.shares += 1n;
+        st.sharesUntil = max(st.sharesUntil, end);
       }
       this.debitWallet(owner, rate * BigInt(nodes.length) * (end - start));
       this.policies.set(id, {

@@ -215,6 +215,12 @@ describe("StakingEscrow", () => {
       await esc.setWindDown(true); // no change, no event
       await expect(esc.setWindDown(false)).to.emit(e.escrow, "WindDownSet").withArgs(s.address, false);
       expect((await e.escrow.stakeInfo(s.address)).lockEnd).to.equal(3n);
+      // wind down to the end: turning it off then leaves no lock at all
+      await esc.setWindDown(true);
+      await nextPeriod(3);
+      await esc.setWindDown(false);
+      expect((await e.escrow.stakeInfo(s.address)).lockEnd).to.equal(0n);
+      expect(await e.escrow.lockedStakeAt(s.address, await currentPeriod())).to.equal(0n);
     });
 
     it("prolongs an active lock only", async () => {
@@ -265,6 +271,7 @@ describe("StakingEscrow", () => {
         .withArgs(a.address, opA.address, await currentPeriod());
       expect(await e.escrow.stakerFromOperator(opA.address)).to.equal(a.address);
       expect(await e.escrow.operatorOf(a.address)).to.equal(opA.address);
+      expect(await e.escrow.bondInfo(a.address)).to.deep.equal([opA.address, await currentPeriod()]);
       await expect(e.escrow.connect(b).bondOperator(opA.address))
         .to.be.revertedWithCustomError(e.escrow, "OperatorInUse")
         .withArgs(opA.address);
@@ -425,6 +432,8 @@ describe("StakingEscrow", () => {
   describe("views for clients", () => {
     it("lists active stakers with their stake, page by page", async () => {
       await stakeAndBond(e, 4);
+      // a staker that never bonded an operator is never active
+      await e.escrow.connect(e.others[0]).deposit(5_000n * unit, 30);
       // staker 2 never commits; staker 3 has no lock through period +20
       await e.escrow.connect(e.stakers[3]).setWindDown(true);
       for (const i of [0, 1, 3]) await e.escrow.connect(e.operators[i]).commitToNextPeriod();
@@ -434,6 +443,7 @@ describe("StakingEscrow", () => {
       expect(active).to.deep.equal([e.stakers[0].address, e.stakers[1].address]);
       expect(stakes).to.deep.equal([1_500n * unit, 1_000n * unit]);
       expect(total).to.equal(2_500n * unit);
+      expect((await e.escrow.activeStakers(until, 0, 5)).active).to.have.length(2);
       const page = await e.escrow.activeStakers(until, 1, 2);
       expect(page.active).to.deep.equal([e.stakers[1].address]);
       expect((await e.escrow.activeStakers(until, 10, 5)).active).to.deep.equal([]);
@@ -479,6 +489,23 @@ describe("StakingEscrow", () => {
       await e.escrow.connect(pm).releaseShares([2]);
       await e.escrow.connect(pm).releaseShares([2]); // never below zero
       expect((await e.escrow.stakeInfo(nodes[0])).shares).to.equal(0n);
+    });
+
+    it("keeps a node locked through its policies even when it winds down", async () => {
+      const [a] = e.stakers;
+      await stakeAndBond(e, 1, 1_000n * unit, 5);
+      const end = (await currentPeriod()) + 40n;
+      await e.escrow.connect(pm).takeShares([a.address], end);
+      expect((await e.escrow.stakeInfo(a.address)).sharesUntil).to.equal(end);
+      await e.escrow.connect(a).setWindDown(true); // 5 periods left, but a policy runs for 40
+      expect((await e.escrow.stakeInfo(a.address)).lockEnd).to.equal(end);
+      await nextPeriod(39);
+      await expect(e.escrow.connect(a).withdraw(1n)).to.be.revertedWithCustomError(
+        e.escrow,
+        "InsufficientUnlocked",
+      );
+      await nextPeriod(1);
+      await e.escrow.connect(a).withdraw(1_000n * unit);
     });
 
     it("refuses a node without operator or whose lock ends before the policy", async () => {

@@ -215,6 +215,11 @@ describe("PolicyManager", () => {
       await expect(
         pm.createPolicy(ID2, ethers.ZeroAddress, now, now + 1n, rate, nodes),
       ).to.be.revertedWithCustomError(pm, "InvalidNodes");
+      const tooMany = Array.from({ length: 256 }, (_, i) => ethers.zeroPadValue(ethers.toBeHex(i + 1), 20));
+      await expect(pm.createPolicy(ID2, r, now, now + 1n, rate, tooMany)).to.be.revertedWithCustomError(
+        pm,
+        "InvalidNodes",
+      );
     });
 
     it("refuses a node that is not an active staker, is locked too briefly or is full", async () => {
@@ -361,9 +366,8 @@ describe("PolicyManager", () => {
       // everyone withdraws; the manager is left with nothing
       for (const n of nodes.slice(0, 2)) {
         const staker = e.stakers.find((s) => s.address === n)!;
-        await expect(e.policyManager.connect(staker).withdraw())
-          .to.emit(pm, "Withdrawn")
-          .withArgs(n, await pm.balanceOf(n));
+        const owed = await pm.balanceOf(n);
+        await expect(e.policyManager.connect(staker).withdraw()).to.emit(pm, "Withdrawn").withArgs(n, owed);
       }
       const before = await e.token.balanceOf(e.owner.address);
       await pm.withdraw();
@@ -404,6 +408,13 @@ describe("PolicyManager", () => {
         .withArgs(ID, 3n * rate, 0n);
       expect(end).to.equal(start + 10n);
       expect(await e.token.balanceOf(pm)).to.equal(3n * rate);
+    });
+
+    it("refunds nothing when revoked in the last period", async () => {
+      const { end, nodes } = await create(ID, e.nodes.slice(0, 2), 3n);
+      await nextPeriod(Number(end - 1n - (await currentPeriod())));
+      await expect(pm.revokeNode(ID, 0)).to.emit(pm, "NodeRevoked").withArgs(ID, nodes[0], end, 0n);
+      await expect(pm.revokePolicy(ID)).to.emit(pm, "PolicyRevoked").withArgs(ID, end, 0n);
     });
 
     it("refunds everything when revoked before the start", async () => {
