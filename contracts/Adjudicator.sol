@@ -6,6 +6,12 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IStakingEscrow} from "./interfaces/IStakingEscrow.sol";
 import {UmbralCFragCheck} from "./lib/UmbralCFragCheck.sol";
 
+/// @notice The part of the StakingEscrow beyond IStakingEscrow that the Adjudicator reads.
+interface IOperatorRecord {
+    /// @notice The staker `operator` was ever bonded to (kept after unbonding), or address(0).
+    function operatorStaker(address operator) external view returns (address);
+}
+
 /// @title Adjudicator: slashes the stakers of nodes that return incorrect re-encryptions
 /// @notice Anyone may submit a cfrag with the evidence to check it (docs/evidence.md) and the
 /// node's EIP-712 signature over `Reencryption(capsuleHash, cfragHash, keysHash)`, made with the
@@ -54,7 +60,7 @@ contract Adjudicator is EIP712 {
     error AdjudicatorInvalidSetup();
     /// @notice This statement has been judged before.
     error AdjudicatorAlreadyEvaluated(bytes32 evaluation);
-    /// @notice The signature recovers to an address that no staker has bonded as its operator.
+    /// @notice The signature recovers to an address that no staker has ever bonded as its operator.
     error AdjudicatorUnknownOperator(address operator);
 
     /// @param escrow_ the StakingEscrow (this contract must be granted its slasher role)
@@ -83,7 +89,7 @@ contract Adjudicator is EIP712 {
     /// Anyone may call. Reverts, without judging, if the evidence is malformed or any
     /// precomputed value in it is wrong (UmbralCFragCheck errors), if the signature is invalid
     /// (ECDSA errors), if the statement was judged before, or if the cfrag is incorrect and its
-    /// signer is no bonded operator (a correct cfrag needs no staker: nothing happens to anyone).
+    /// signer was never bonded as an operator (a correct cfrag needs no staker: nothing happens).
     /// @param evidence capsule ‖ cfrag ‖ keys ‖ precomputed values (docs/evidence.md)
     /// @param nodeSignature the operator's 65-byte signature over the statement
     /// @return correct whether the cfrag was correct
@@ -129,7 +135,8 @@ contract Adjudicator is EIP712 {
 
     /// @dev Asks the escrow to slash the staker of `operator`; returns the penalty asked.
     function _slash(address operator) private returns (uint256 penalty) {
-        address staker = escrow.stakerFromOperator(operator);
+        // the staker the operator was ever bonded to: unbonding does not escape earlier statements
+        address staker = IOperatorRecord(address(escrow)).operatorStaker(operator);
         if (staker == address(0)) revert AdjudicatorUnknownOperator(operator);
         penalty = penaltyFor(staker);
         penaltyHistory[staker] += 1;

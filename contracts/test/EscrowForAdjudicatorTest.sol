@@ -8,6 +8,7 @@ import {IStakingEscrow} from "../interfaces/IStakingEscrow.sol";
 /// takes at most the stake, pays min(reward, taken) to the reporter, "burns" the rest.
 contract EscrowForAdjudicatorTest is IStakingEscrow {
     mapping(address operator => address) public stakerFromOperator;
+    mapping(address operator => address) public operatorStaker;
     mapping(address staker => address) public operatorOf;
     mapping(address staker => uint256) public stakeOf;
     mapping(address reporter => uint256) public rewardOf;
@@ -22,8 +23,15 @@ contract EscrowForAdjudicatorTest is IStakingEscrow {
 
     function setStake(address staker, address operator, uint256 stake) external {
         stakerFromOperator[operator] = staker;
+        operatorStaker[operator] = staker;
         operatorOf[staker] = operator;
         stakeOf[staker] = stake;
+    }
+
+    /// @notice Unbonds the staker's operator; the operator stays attributed to the staker, as in the escrow.
+    function unbond(address staker) external {
+        delete stakerFromOperator[operatorOf[staker]];
+        delete operatorOf[staker];
     }
 
     function slash(address staker, uint256 penalty, address reporter, uint256 reward) external returns (uint256 taken) {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import hre, { deployments, ethers, getNamedAccounts } from "hardhat";
-import { Wallet } from "ethers";
+import { Wallet, ZeroAddress } from "ethers";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { Adjudicator__factory, NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
 import { buildEvidence } from "../../src/pre/evidence";
 import { ADJUDICATOR_PARAMS, evaluateArguments, signReencryption } from "../../src/chain/adjudicator";
@@ -46,10 +47,21 @@ async function deployedSystem() {
     const receipt = await (await adjudicator.evaluateCFrag(...args)).wait();
     return { correct, gas: receipt!.gasUsed };
   };
-  return { token, escrow, adjudicator, staker, reporter, operator, stake, submit };
+  return { token, escrow, adjudicator, staker, reporter, operator, stake, submit, params };
 }
 
 describe("Adjudicator with the deployed StakingEscrow (end to end)", () => {
+  it("still slashes for a cfrag signed before the staker unbonded its operator", async () => {
+    const { escrow, staker, operator, stake, submit, params } = await deployedSystem();
+    const [c] = referenceCases(1);
+    await time.increase(params.periodLength * (params.minBondingPeriods + 1));
+    await escrow.connect(staker).bondOperator(ZeroAddress);
+    expect(await escrow.stakerFromOperator(operator.address)).to.equal(ZeroAddress);
+    const { correct } = await submit({ ...c, cfrag: withField(c.cfrag, "z", scalarBytes(1n)) });
+    expect(correct).to.equal(false);
+    expect(await escrow.stakeOf(staker.address)).to.equal(stake - ADJUDICATOR_PARAMS.basePenalty);
+  });
+
   it("is deployed with the slasher role and the configured penalties", async () => {
     const { escrow, adjudicator } = await deployedSystem();
     expect(await escrow.isSlasher(adjudicator)).to.equal(true);

@@ -485,6 +485,15 @@ describe("Adjudicator", () => {
       expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(1n);
     });
 
+    it("slashes the staker of an operator it has since unbonded", async () => {
+      const f = await loadFixture(deployFixture);
+      await f.escrow.unbond(f.staker.address);
+      expect(await f.escrow.stakerFromOperator(f.operator.address)).to.equal(ethers.ZeroAddress);
+      const [c] = referenceCases(1);
+      expect(await judge(f, incorrect(c, 4n))).to.equal(false);
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE - BASE_PENALTY);
+    });
+
     it("reverts the whole evaluation when the escrow refuses to slash (no slasher role)", async () => {
       const f = await loadFixture(deployFixture);
       await f.escrow.setSlasher(f.adjudicator, false);
