@@ -79,9 +79,9 @@ export class CryptoPool {
     });
   }
 
-  /** Tells every worker to drop its cached kfrag of a policy (after a revocation). */
-  forget(policyId: Uint8Array): void {
-    for (const slot of this.slots) slot.worker.postMessage({ kind: "forget", policyId } satisfies CryptoTask);
+  /** Tells every worker to drop its cached kfrags (after a revocation). */
+  forget(): void {
+    for (const slot of this.slots) slot.worker.postMessage({ kind: "forget" } satisfies CryptoTask);
   }
 
   async close(): Promise<void> {

@@ -235,7 +235,7 @@ export class NodeService {
         ownerVerifyingKey: ownerKey,
         revokedAt: Date.now(),
       });
-      this.d.pool.forget(order.policyId);
+      this.d.pool.forget();
       this.d.metrics.shares.set(this.d.storage.countShares());
       this.d.logger.info("policy revoked", { policyId: order.policyId });
     }

@@ -65,6 +65,18 @@ export class NodeStorage {
     `);
   }
 
+  private statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per connection. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   private durable<T>(fn: () => T): T {
     this.db.pragma("synchronous = FULL");
     return this.db.transaction(fn)();
@@ -78,26 +90,24 @@ export class NodeStorage {
   /** Stores a share durably; returns false if the policy already has one (left unchanged). */
   putShare(s: StoredShare): boolean {
     return this.durable(() => {
-      const result = this.db
-        .prepare(
-          `INSERT OR IGNORE INTO shares (policy_id, share, owner_key, recipient_key, kfrag_id, expires_at, stored_at)
+      const result = this.sql(
+        `INSERT OR IGNORE INTO shares (policy_id, share, owner_key, recipient_key, kfrag_id, expires_at, stored_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          s.policyId,
-          s.share,
-          s.ownerVerifyingKey,
-          s.recipientVerifyingKey,
-          s.kfragId,
-          s.expiresAt,
-          s.storedAt,
-        );
+      ).run(
+        s.policyId,
+        s.share,
+        s.ownerVerifyingKey,
+        s.recipientVerifyingKey,
+        s.kfragId,
+        s.expiresAt,
+        s.storedAt,
+      );
       return result.changes === 1;
     });
   }
 
   getShare(policyId: Uint8Array): StoredShare | undefined {
-    const row = this.db.prepare(`SELECT * FROM shares WHERE policy_id = ?`).get(policyId) as Row | undefined;
+    const row = this.sql(`SELECT * FROM shares WHERE policy_id = ?`).get(policyId) as Row | undefined;
     if (!row) return undefined;
     return {
       policyId: bytes(row.policy_id),
@@ -111,24 +121,21 @@ export class NodeStorage {
   }
 
   countShares(): number {
-    return Number((this.db.prepare(`SELECT COUNT(*) AS n FROM shares`).get() as Row).n);
+    return Number((this.sql(`SELECT COUNT(*) AS n FROM shares`).get() as Row).n);
   }
 
   /** Deletes the share and leaves a tombstone, in one durable transaction. */
   revoke(t: Tombstone): void {
     this.durable(() => {
-      this.db.prepare(`DELETE FROM shares WHERE policy_id = ?`).run(t.policyId);
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO tombstones (policy_id, order_hash, owner_key, revoked_at) VALUES (?, ?, ?, ?)`,
-        )
-        .run(t.policyId, t.orderHash, t.ownerVerifyingKey, t.revokedAt);
+      this.sql(`DELETE FROM shares WHERE policy_id = ?`).run(t.policyId);
+      this.sql(
+        `INSERT OR IGNORE INTO tombstones (policy_id, order_hash, owner_key, revoked_at) VALUES (?, ?, ?, ?)`,
+      ).run(t.policyId, t.orderHash, t.ownerVerifyingKey, t.revokedAt);
     });
   }
 
   getTombstone(policyId: Uint8Array): Tombstone | undefined {
-    const row = this.db.prepare(`SELECT * FROM tombstones WHERE policy_id = ?`).get(policyId) as
-      Row | undefined;
+    const row = this.sql(`SELECT * FROM tombstones WHERE policy_id = ?`).get(policyId) as Row | undefined;
     return row
       ? {
           policyId: bytes(row.policy_id),
@@ -141,7 +148,7 @@ export class NodeStorage {
 
   /** Deletes shares whose policy ended before `before` (seconds); returns how many. */
   collectExpired(before: number): number {
-    return this.durable(() => this.db.prepare(`DELETE FROM shares WHERE expires_at < ?`).run(before).changes);
+    return this.durable(() => this.sql(`DELETE FROM shares WHERE expires_at < ?`).run(before).changes);
   }
 
   /**
@@ -157,26 +164,26 @@ export class NodeStorage {
     makeEntry: (head: LogHead | undefined) => { entry: Uint8Array; hash: Uint8Array; sequence: bigint },
   ): boolean {
     return this.fast(() => {
-      const fresh = this.db
-        .prepare(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`)
-        .run(nonceKey, nonceExpiresAt).changes;
+      const fresh = this.sql(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`).run(
+        nonceKey,
+        nonceExpiresAt,
+      ).changes;
       if (fresh === 0) return false;
       const { entry, hash, sequence } = makeEntry(this.logHead(policyId));
-      this.db
-        .prepare(`INSERT INTO access_log (policy_id, sequence, entry, hash) VALUES (?, ?, ?, ?)`)
-        .run(policyId, sequence, entry, hash);
-      this.db
-        .prepare(
-          `INSERT INTO served (policy_id, count) VALUES (?, ?)
+      this.sql(`INSERT INTO access_log (policy_id, sequence, entry, hash) VALUES (?, ?, ?, ?)`).run(
+        policyId,
+        sequence,
+        entry,
+        hash,
+      );
+      this.sql(
+        `INSERT INTO served (policy_id, count) VALUES (?, ?)
            ON CONFLICT (policy_id) DO UPDATE SET count = count + excluded.count`,
-        )
-        .run(policyId, capsules);
+      ).run(policyId, capsules);
       if (voucher) {
-        this.db
-          .prepare(
-            `UPDATE served SET voucher_count = ?, voucher_signature = ? WHERE policy_id = ? AND voucher_count < ?`,
-          )
-          .run(voucher.count, voucher.signature, policyId, voucher.count);
+        this.sql(
+          `UPDATE served SET voucher_count = ?, voucher_signature = ? WHERE policy_id = ? AND voucher_count < ?`,
+        ).run(voucher.count, voucher.signature, policyId, voucher.count);
       }
       return true;
     });
@@ -184,16 +191,15 @@ export class NodeStorage {
 
   /** How many capsules this node re-encrypted for the policy. */
   servedCount(policyId: Uint8Array): bigint {
-    const row = this.db.prepare(`SELECT count FROM served WHERE policy_id = ?`).get(policyId) as
-      Row | undefined;
+    const row = this.sql(`SELECT count FROM served WHERE policy_id = ?`).get(policyId) as Row | undefined;
     return row ? BigInt(row.count as number) : 0n;
   }
 
   /** Vouchers whose count exceeds what was claimed on chain. */
   unclaimedVouchers(): { policyId: Uint8Array; count: bigint; signature: Uint8Array }[] {
-    const rows = this.db
-      .prepare(`SELECT policy_id, voucher_count, voucher_signature FROM served WHERE voucher_count > claimed`)
-      .all() as Row[];
+    const rows = this.sql(
+      `SELECT policy_id, voucher_count, voucher_signature FROM served WHERE voucher_count > claimed`,
+    ).all() as Row[];
     return rows.map((row) => ({
       policyId: bytes(row.policy_id),
       count: BigInt(row.voucher_count as number),
@@ -203,60 +209,59 @@ export class NodeStorage {
 
   markClaimed(policyId: Uint8Array, count: bigint): void {
     this.durable(() =>
-      this.db
-        .prepare(`UPDATE served SET claimed = ? WHERE policy_id = ? AND claimed < ?`)
-        .run(count, policyId, count),
+      this.sql(`UPDATE served SET claimed = ? WHERE policy_id = ? AND claimed < ?`).run(
+        count,
+        policyId,
+        count,
+      ),
     );
   }
 
   /** Policy ids of the shares held (for fee settlement). */
   sharePolicyIds(): Uint8Array[] {
-    return (this.db.prepare(`SELECT policy_id FROM shares`).all() as Row[]).map((row) =>
-      bytes(row.policy_id),
-    );
+    return (this.sql(`SELECT policy_id FROM shares`).all() as Row[]).map((row) => bytes(row.policy_id));
   }
 
   /** Records a nonce alone (requests that write no log entry); false if seen before. */
   recordNonce(nonceKey: Uint8Array, expiresAt: number): boolean {
     return this.fast(
       () =>
-        this.db
-          .prepare(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`)
-          .run(nonceKey, expiresAt).changes === 1,
+        this.sql(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`).run(
+          nonceKey,
+          expiresAt,
+        ).changes === 1,
     );
   }
 
   hasNonce(nonceKey: Uint8Array): boolean {
-    return this.db.prepare(`SELECT 1 FROM nonces WHERE nonce_key = ?`).get(nonceKey) !== undefined;
+    return this.sql(`SELECT 1 FROM nonces WHERE nonce_key = ?`).get(nonceKey) !== undefined;
   }
 
   collectNonces(before: number): number {
-    return this.fast(() => this.db.prepare(`DELETE FROM nonces WHERE expires_at < ?`).run(before).changes);
+    return this.fast(() => this.sql(`DELETE FROM nonces WHERE expires_at < ?`).run(before).changes);
   }
 
   logHead(policyId: Uint8Array): LogHead | undefined {
-    const row = this.db
-      .prepare(`SELECT sequence, hash FROM access_log WHERE policy_id = ? ORDER BY sequence DESC LIMIT 1`)
-      .get(policyId) as Row | undefined;
+    const row = this.sql(
+      `SELECT sequence, hash FROM access_log WHERE policy_id = ? ORDER BY sequence DESC LIMIT 1`,
+    ).get(policyId) as Row | undefined;
     return row ? { sequence: BigInt(row.sequence as number), hash: bytes(row.hash) } : undefined;
   }
 
   readLog(policyId: Uint8Array, fromSequence: bigint, limit: number): Uint8Array[] {
-    const rows = this.db
-      .prepare(`SELECT entry FROM access_log WHERE policy_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?`)
-      .all(policyId, fromSequence, limit) as Row[];
+    const rows = this.sql(
+      `SELECT entry FROM access_log WHERE policy_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?`,
+    ).all(policyId, fromSequence, limit) as Row[];
     return rows.map((row) => bytes(row.entry));
   }
 
   getState(key: string): string | undefined {
-    const row = this.db.prepare(`SELECT value FROM state WHERE key = ?`).get(key) as Row | undefined;
+    const row = this.sql(`SELECT value FROM state WHERE key = ?`).get(key) as Row | undefined;
     return row ? String(row.value) : undefined;
   }
 
   setState(key: string, value: string): void {
-    this.durable(() =>
-      this.db.prepare(`INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)`).run(key, value),
-    );
+    this.durable(() => this.sql(`INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)`).run(key, value));
   }
 
   /** Bytes on disk: the database and its write-ahead log. */

@@ -2,7 +2,7 @@
  * Building the messages a client sends to a node, and checking the node's answers. The
  * client SDK and the node tests use these so every party encodes the same way.
  */
-import { getAddress, getBytes, keccak256 } from "ethers";
+import { getAddress, getBytes } from "ethers";
 import { randomBytes } from "node:crypto";
 import { encrypt, PublicKey, type Signer, type VerifiedKeyFrag } from "../pre";
 import { recoverReencryptionSigner } from "../chain/adjudicator";
@@ -133,7 +133,7 @@ export function checkReencryptionResponse(
   },
 ): void {
   verifyOperator(ReencryptionResponse, response, node.operator);
-  if (keccak256(messageHash(ReencryptionRequest, request)) !== keccak256(response.requestHash)) {
+  if (!sameBytes(messageHash(ReencryptionRequest, request), response.requestHash)) {
     throw new InvalidFieldError("ReencryptionResponse", "requestHash", "does not match the request sent");
   }
   if (
@@ -190,10 +190,7 @@ export function verifyAccessLog(
     const entry = decode(AccessLogEntry, bytes);
     verifyOperator(AccessLogEntry, entry, node.operator);
     const where = `entries[${i}]`;
-    if (
-      keccak256(entry.policyId) !== keccak256(policyId) ||
-      getAddress(entry.node) !== getAddress(node.staker)
-    ) {
+    if (!sameBytes(entry.policyId, policyId) || getAddress(entry.node) !== getAddress(node.staker)) {
       throw new InvalidFieldError("AccessLog", where, "belongs to another policy or node");
     }
     if (entry.sequence !== fromSequence + BigInt(i)) {
@@ -203,7 +200,7 @@ export function verifyAccessLog(
         `sequence ${entry.sequence}, expected ${fromSequence + BigInt(i)}`,
       );
     }
-    if (keccak256(entry.previousHash) !== keccak256(expectedPrevious)) {
+    if (!sameBytes(entry.previousHash, expectedPrevious)) {
       throw new InvalidFieldError("AccessLog", where, "does not link to the previous entry (log rewritten?)");
     }
     expectedPrevious = messageHash(AccessLogEntry, entry);
@@ -211,4 +208,8 @@ export function verifyAccessLog(
     hashes.push(expectedPrevious);
   });
   return { entries, hashes };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
 }

@@ -1,0 +1,250 @@
+/**
+ * `npm run bench:node`: re-encryptions per second one node sustains over HTTPS, for single and
+ * batched requests at rising concurrency, with p50/p99 latency, against what the PRE library
+ * alone does on the same cores (native backend, one worker thread per core); then p50/p99 at
+ * half of the node's best single-request load. The node runs as its own process
+ * (`nkms node run`), against the contracts on the in-process Hardhat network over JSON-RPC;
+ * the load generator runs in this process with requests signed before each run.
+ * Env: BENCH_SECONDS (baseline measurement per thread, default 3), BENCH_REQUESTS (requests per
+ * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16").
+ */
+import { spawn } from "node:child_process";
+import https from "node:https";
+import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import * as pre from "../src/pre";
+import { buildReencryptionRequest } from "../src/protocol/build";
+import { encode } from "../src/protocol/codec";
+import { requestNode } from "../src/protocol/https";
+import { ReencryptionRequest } from "../src/protocol/messages";
+import { connect, createPolicy, post, shareFor } from "../test/node/client";
+import { createTestNode, eventually, PASSPHRASE, startTestNet } from "../test/node/harness";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,2,4,8,16").split(",").map(Number);
+const BATCH = 10;
+
+/**
+ * The baseline: a worker thread that re-encrypts in a tight loop for `ms` with the PRE library
+ * alone (native backend) and reports how many it did.
+ */
+const BASELINE_WORKER = `
+  require("ts-node/register/transpile-only");
+  const { parentPort, workerData } = require("node:worker_threads");
+  const pre = require(workerData.pre);
+  if (pre.availableBackends().includes("native")) pre.setBackend("native");
+  const owner = pre.SecretKey.random();
+  const [kfrag] = pre.generateKFrags(owner, pre.SecretKey.random().publicKey(), new pre.Signer(owner), 1, 1, true, true);
+  const [capsule] = pre.encrypt(owner.publicKey(), new Uint8Array(32));
+  const capsuleBytes = capsule.toBytes();
+  // "bare": reencrypt alone; "wire": what one capsule of a request costs the library
+  // (decode the capsule's bytes, re-encrypt, encode the cfrag)
+  const step = workerData.wire
+    ? () => pre.reencrypt(pre.Capsule.fromBytes(capsuleBytes), kfrag).toBytes()
+    : () => pre.reencrypt(capsule, kfrag);
+  for (let i = 0; i < 200; i++) step();
+  let count = 0;
+  const end = performance.now() + workerData.ms;
+  while (performance.now() < end) {
+    step();
+    count++;
+  }
+  parentPort.postMessage(count);
+`;
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
+
+async function libraryRate(threads: number, wire = false): Promise<number> {
+  const ms = SECONDS * 1000;
+  const counts = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const worker = new Worker(BASELINE_WORKER, {
+            eval: true,
+            workerData: { ms, wire, pre: path.join(__dirname, "..", "src", "pre") },
+          });
+          worker.once("message", resolve);
+          worker.once("error", reject);
+        }),
+    ),
+  );
+  return counts.reduce((a, b) => a + b, 0) / SECONDS;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function main(): Promise<void> {
+  const cores = os.availableParallelism();
+  console.log(`# node benchmark — ${os.cpus()[0].model}, ${cores} cores, Node ${process.version}`);
+  const baseline = async () => ({
+    single: await libraryRate(1),
+    bare: await libraryRate(cores),
+    wire: await libraryRate(cores, true),
+  });
+  const before = await baseline();
+
+  // the chain, a staked node in its own process, a policy with the node's share
+  if (pre.availableBackends().includes("native")) pre.setBackend("native");
+
+  const net = await startTestNet();
+  const testNode = await createTestNode(net, net.signers[1], {
+    tune: (config) => {
+      config.workers = cores;
+      config.limits.ratePerSecond = 1e6;
+      config.limits.rateBurst = 1e6;
+      config.policyCacheTtlMs = 10_000;
+      config.logLevel = "error";
+    },
+  });
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, "..", "bin", "nkms.cjs"), "node", "run", "--config", testNode.configFile],
+    {
+      env: { ...process.env, NKMS_PASSPHRASE: PASSPHRASE },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  try {
+    await eventually(
+      () =>
+        requestNode({ url: testNode.config.publicUrl, method: "GET", path: "/health", timeoutMs: 1000 }).then(
+          () => true,
+          () => false,
+        ),
+      120_000,
+    );
+    const node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    const grant = await createPolicy(net, net.signers[3], [node.metadata.staker], { periods: 20 });
+    await post(node, "/v1/shares", await shareFor(grant, node));
+    const capsules = Array.from({ length: 64 }, () =>
+      pre.encrypt(grant.delegatingSk.publicKey(), new Uint8Array(32))[0].toBytes(),
+    );
+    const makeRequests = (count: number, batch: number) =>
+      Array.from({ length: count }, (_, i) =>
+        encode(
+          ReencryptionRequest,
+          buildReencryptionRequest({
+            policyId: grant.policyId,
+            node: node.metadata.staker,
+            capsules: Array.from({ length: batch }, (_, j) => capsules[(i * batch + j) % capsules.length]),
+            recipientSigner: grant.recipientSigner,
+          }),
+        ),
+      );
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 64, maxCachedSessions: 0 });
+    const send = async (body: Uint8Array): Promise<number> => {
+      const start = performance.now();
+      await requestNode({
+        url: node.url,
+        tlsFingerprint: node.fingerprint,
+        method: "POST",
+        path: "/v1/reencrypt",
+        body,
+        agent,
+        timeoutMs: 30_000,
+      });
+      return performance.now() - start;
+    };
+
+    // warm the node (worker caches, TLS sessions, policy cache)
+    for (const body of makeRequests(50, 1)) await send(body);
+
+    interface Run {
+      batch: number;
+      concurrency: number;
+      reencPerSecond: number;
+      p50: number;
+      p99: number;
+    }
+    const closedLoop = async (batch: number, concurrency: number): Promise<Run> => {
+      const bodies = makeRequests(Math.max(concurrency * 4, Math.round(REQUESTS / batch)), batch);
+      const latencies: number[] = [];
+      let next = 0;
+      const start = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < bodies.length) latencies.push(await send(bodies[next++]));
+        }),
+      );
+      const seconds = (performance.now() - start) / 1000;
+      latencies.sort((a, b) => a - b);
+      return {
+        batch,
+        concurrency,
+        reencPerSecond: (bodies.length * batch) / seconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+      };
+    };
+
+    const runs: Run[] = [];
+    for (const batch of [1, BATCH]) {
+      for (const concurrency of CONCURRENCY) runs.push(await closedLoop(batch, concurrency));
+    }
+    // the library measured again after the node's runs: the mean of both is the reference
+    const after = await baseline();
+    const bare = (before.bare + after.bare) / 2;
+    const wire = (before.wire + after.wire) / 2;
+    console.log("\n| PRE library alone (native backend) | before | after | mean |");
+    console.log("|---|---:|---:|---:|");
+    console.log(
+      `| reencrypt, 1 thread | ${before.single.toFixed(0)} | ${after.single.toFixed(0)} | ${((before.single + after.single) / 2).toFixed(0)} |`,
+    );
+    console.log(
+      `| reencrypt, ${cores} threads | ${before.bare.toFixed(0)} | ${after.bare.toFixed(0)} | ${bare.toFixed(0)} |`,
+    );
+    console.log(
+      `| Capsule.fromBytes + reencrypt + cfrag.toBytes, ${cores} threads | ${before.wire.toFixed(0)} | ${after.wire.toFixed(0)} | ${wire.toFixed(0)} |`,
+    );
+    console.log(
+      "\n| capsules per request | concurrency | re-encryptions/s | vs reencrypt alone | vs decode+reencrypt+encode | p50 ms | p99 ms |",
+    );
+    console.log("|---:|---:|---:|---:|---:|---:|---:|");
+    for (const r of runs) {
+      const pct = (x: number) => `${((100 * r.reencPerSecond) / x).toFixed(0)}%`;
+      console.log(
+        `| ${r.batch} | ${r.concurrency} | ${r.reencPerSecond.toFixed(0)} | ${pct(bare)} | ${pct(wire)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
+      );
+    }
+
+    // open loop at half of the best sustained load, for each request size
+    console.log("\n| capsules per request | offered load (reenc/s) | requests/s | p50 ms | p99 ms |");
+    console.log("|---:|---:|---:|---:|---:|");
+    for (const batch of [1, BATCH]) {
+      const best = Math.max(...runs.filter((r) => r.batch === batch).map((r) => r.reencPerSecond));
+      const requestRate = best / 2 / batch;
+      const count = Math.max(100, Math.round(requestRate * 4));
+      const bodies = makeRequests(count, batch);
+      const interval = 1000 / requestRate;
+      const start = performance.now();
+      const latencies = await Promise.all(
+        bodies.map(async (body, i) => {
+          const due = start + i * interval;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          return send(body);
+        }),
+      );
+      latencies.sort((a, b) => a - b);
+      console.log(
+        `| ${batch} | ${(best / 2).toFixed(0)} | ${requestRate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} |`,
+      );
+    }
+    agent.destroy();
+  } finally {
+    child.kill("SIGTERM");
+    await net.close();
+  }
+}
