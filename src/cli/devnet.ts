@@ -6,6 +6,7 @@
  *
  * It needs the repository (hardhat.config.ts and deploy/): it is a development tool.
  */
+import type { Command } from "commander";
 import { getAddress, Wallet, type JsonRpcProvider, type Provider } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import fs from "node:fs";
@@ -14,6 +15,7 @@ import path from "node:path";
 import { CONTRACT_NAMES, type ContractName, type Deployment } from "../chain/deployments";
 import { tokens } from "../chain/params";
 import { clientContracts, type ClientContracts } from "../client/contracts";
+import { ClientError } from "../client/errors";
 import type { DevnetFile, NetworkConfig } from "../client/network";
 import { loadConfig, type NodeConfig } from "../node/config";
 import { initNode } from "../node/init";
@@ -250,4 +252,77 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       await server.close();
     },
   };
+}
+
+/** `nkms devnet up --nodes N`: the devnet until Ctrl-C. */
+export function registerDevnetCommands(program: Command): void {
+  const devnet = program
+    .command("devnet")
+    .description("a local NKMS network for development (needs the repository)");
+  devnet
+    .command("up")
+    .description(
+      "start a Hardhat JSON-RPC chain, deploy the contracts, fund and stake N nodes, run them over HTTPS on loopback, write a devnet file; Ctrl-C stops everything",
+    )
+    .option("--nodes <n>", "how many nodes", "5")
+    .option("--port <port>", "JSON-RPC port on 127.0.0.1", "8545")
+    .option("--dir <dir>", "where the node directories go", ".nkms-devnet")
+    .option("--file <file>", "where to write the devnet file other commands read", "devnet.json")
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExample:\n  nkms devnet up --nodes 5        # then, in another terminal: nkms keys new --out alice.json",
+    )
+    .action(async (o) => {
+      const nodes = Number(o.nodes);
+      const port = Number(o.port);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50)
+        throw new ClientError("INVALID_ARGUMENT", `--nodes must be 1…50, got ${o.nodes}`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new ClientError("INVALID_ARGUMENT", `--port: not a port: ${o.port}`);
+      const root = path.resolve(__dirname, "..", "..");
+      if (!fs.existsSync(path.join(root, "hardhat.config.ts"))) {
+        throw new ClientError(
+          "INVALID_ARGUMENT",
+          "`nkms devnet` runs from the NKMS repository (hardhat.config.ts not found)",
+        );
+      }
+      const dir = path.resolve(o.dir);
+      const file = path.resolve(o.file);
+      // hardhat finds its config from the working directory, and the nodes' worker threads
+      // resolve ts-node from it: run from the repository
+      process.chdir(root);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const hre = require("hardhat") as HardhatRuntimeEnvironment;
+      const net = await startDevnet({ hre, nodes, dir, rpcPort: port });
+      fs.copyFileSync(net.file, file);
+      const summary = {
+        devnetFile: file,
+        rpcUrl: net.rpcUrl,
+        chainId: net.chainId,
+        contracts: net.deployment.contracts,
+        nodes: net.nodes.map((n) => ({ url: n.url, staker: n.staker.address, operator: n.operator })),
+        owner: net.owner.address,
+        recipient: net.recipient.address,
+      };
+      if (o.json)
+        process.stdout.write(
+          JSON.stringify(summary, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) + "\n",
+        );
+      else {
+        process.stdout.write(`devnet up: chain ${net.chainId} at ${net.rpcUrl}, ${nodes} nodes\n`);
+        for (const n of summary.nodes) process.stdout.write(`  node ${n.url}  staker ${n.staker}\n`);
+        process.stdout.write(
+          `devnet file: ${file} (test keys inside; never use them elsewhere)\nCtrl-C to stop.\n`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await net.close();
+      process.stderr.write("devnet stopped\n");
+      process.exit(0);
+    });
 }
