@@ -1,16 +1,23 @@
 /**
  * The `nkms` command: one module per command group, each adding its subcommands to the
- * program (node.ts: `nkms node init | run | status`).
+ * program (node.ts: `nkms node init | run | status`; client.ts: keys, encrypt, decrypt, grant,
+ * retrieve, revoke, log, policy; stake.ts: stake; devnet.ts: devnet up).
  */
 import { Command, CommanderError } from "commander";
+import { registerClientCommands } from "./client";
+import { registerDevnetCommands } from "./devnet";
 import { registerNodeCommands } from "./node";
+import { registerStakeCommands } from "./stake";
 
 export function buildProgram(): Command {
   const program = new Command("nkms")
     .description("NKMS: decentralized key management with threshold proxy re-encryption")
     .version("0.1.0")
     .showHelpAfterError();
+  registerClientCommands(program);
+  registerStakeCommands(program);
   registerNodeCommands(program);
+  registerDevnetCommands(program);
   return program;
 }
 
