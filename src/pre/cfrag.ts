@@ -258,7 +258,7 @@ export function openReencrypted(
   const h = hashCapsulePoints(capsule.e, capsule.v);
   // the reconstruction must satisfy (s/d)·P_delegating = h·E' + V'
   const lhs = backend.mul(delegatingPk.point, modN(capsule.s * invertScalar(d)));
-  const rhs = backend.add(backend.mul(ePrime, h), vPrime);
+  const rhs = backend.add(backend.mulPublic(ePrime, h), vPrime); // h is public
   if (!lhs.equals(rhs)) {
     throw new PreError(
       "REENCRYPTED_VALIDATION_FAILED",

@@ -5,9 +5,11 @@
  * - `native`: libsecp256k1 through the `secp256k1` package's Node binding.
  *
  * Both give identical results. Operations on secret scalars (`mul`, `mulBase`) are
- * constant-time point multiplications in both (noble's `multiply`, libsecp256k1's
- * `ecmult_const`/`ecmult_gen`); `mulAddPublic` and `msmPublic` are variable-time and only
- * ever called on public data (proof verification). Scalar arithmetic mod n uses bigint,
+ * constant-time point multiplications in both: noble's blinded `multiply`, libsecp256k1's
+ * `ecmult_const` (reached through `ecdh`) and `ecmult_gen` (`publicKeyCreate`). Note that
+ * libsecp256k1's `publicKeyTweakMul` and `publicKeyTweakAdd` use the variable-time
+ * `secp256k1_ecmult`, so they serve only `mulPublic`, `mulAddPublic` and `msmPublic`, which
+ * are called with public scalars only (proof and signature verification). Scalar arithmetic mod n uses bigint,
  * like noble itself: JavaScript gives no constant-time guarantee for bigint operations.
  *
  * A `CurvePoint` is immutable and keeps whichever encodings have been computed (33-byte
@@ -212,6 +214,8 @@ export interface CurveBackend {
   mulBase(k: bigint): CurvePoint;
   /** k·P, constant-time */
   mul(p: CurvePoint, k: bigint): CurvePoint;
+  /** k·P; variable-time: public scalars only */
+  mulPublic(p: CurvePoint, k: bigint): CurvePoint;
   add(p: CurvePoint, q: CurvePoint): CurvePoint;
   /** a·P + b·Q; variable-time: public inputs only */
   mulAddPublic(p: CurvePoint, a: bigint, q: CurvePoint, b: bigint): CurvePoint;
@@ -240,6 +244,9 @@ const nobleBackend: CurveBackend = {
   mul(p, k) {
     if (p.isIdentity || k === 0n) return CurvePoint.IDENTITY;
     return CurvePoint.fromNoble(p.noble().multiply(k));
+  },
+  mulPublic(p, k) {
+    return CurvePoint.fromNoble(p.noble().multiplyUnsafe(k));
   },
   add(p, q) {
     return CurvePoint.fromNoble(p.noble().add(q.noble()));
@@ -299,9 +306,30 @@ function loadNative(): NativeSecp256k1 | undefined {
 const native = loadNative();
 
 function nativeBackend(lib: NativeSecp256k1): CurveBackend {
-  const mul = (p: CurvePoint, k: bigint): CurvePoint => {
+  // publicKeyTweakMul runs libsecp256k1's variable-time secp256k1_ecmult: public scalars only
+  const mulPublic = (p: CurvePoint, k: bigint): CurvePoint => {
     if (p.isIdentity || k === 0n) return CurvePoint.IDENTITY;
     return CurvePoint.fromUncompressed(lib.publicKeyTweakMul(p.uncompressed(), scalarToBytes(k), false));
+  };
+  // ecdh runs the constant-time secp256k1_ecmult_const; its hash callback hands back x and y
+  const xbuf = new Uint8Array(32);
+  const ybuf = new Uint8Array(32);
+  const rawPoint = (x: Uint8Array, y: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(65);
+    out[0] = 4;
+    out.set(x, 1);
+    out.set(y, 33);
+    return out;
+  };
+  const mul = (p: CurvePoint, k: bigint): CurvePoint => {
+    if (p.isIdentity || k === 0n) return CurvePoint.IDENTITY;
+    const out = lib.ecdh(
+      p.uncompressed(),
+      scalarToBytes(k),
+      { hashfn: rawPoint, xbuf, ybuf },
+      new Uint8Array(65),
+    );
+    return CurvePoint.fromUncompressed(out);
   };
   const mulBase = (k: bigint): CurvePoint =>
     k === 0n
@@ -327,11 +355,12 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
     },
     mulBase,
     mul,
+    mulPublic,
     add,
     mulAddPublic(p, a, q, b) {
       if (p === GENERATOR && a !== 0n) {
         // Q' + a·G in one call (publicKeyTweakAdd uses the generator's precomputed table)
-        const qb = mul(q, b);
+        const qb = mulPublic(q, b);
         if (qb.isIdentity) return mulBase(a);
         try {
           return CurvePoint.fromUncompressed(
@@ -341,11 +370,11 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
           return CurvePoint.IDENTITY; // a < n, so the only failure left is a sum at infinity
         }
       }
-      return add(mul(p, a), mul(q, b));
+      return add(mulPublic(p, a), mulPublic(q, b));
     },
     msmPublic(points, scalars) {
       let acc = CurvePoint.IDENTITY;
-      for (let i = 0; i < points.length; i++) acc = add(acc, mul(points[i], scalars[i]));
+      for (let i = 0; i < points.length; i++) acc = add(acc, mulPublic(points[i], scalars[i]));
       return acc;
     },
     sign(digest, sk) {

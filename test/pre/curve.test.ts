@@ -63,6 +63,7 @@ describe("curve backends", function () {
         for (const results of [
           onEveryBackend((be) => be.mulBase(a)),
           onEveryBackend((be) => be.mul(P, a)),
+          onEveryBackend((be) => be.mulPublic(P, a)),
           onEveryBackend((be) => be.mul(POINT_U, b)),
           onEveryBackend((be) => be.add(be.mulBase(a), P)),
           onEveryBackend((be) => be.mulAddPublic(P, a, POINT_U, b)),
@@ -89,6 +90,8 @@ describe("curve backends", function () {
             const minusP = be.mulBase(modN(-k));
             expect(be.add(P, minusP).isIdentity).to.equal(true);
             expect(be.mul(P, 0n).isIdentity).to.equal(true);
+            expect(be.mulPublic(P, 0n).isIdentity).to.equal(true);
+            expect(be.mulPublic(P, k).equals(be.mul(P, k))).to.equal(true);
             expect(be.mulBase(0n).isIdentity).to.equal(true);
             expect(be.add(CurvePoint.IDENTITY, P).equals(P)).to.equal(true);
             expect(be.add(P, CurvePoint.IDENTITY).equals(P)).to.equal(true);
