@@ -70,7 +70,9 @@ library Secp256k1Check {
         }
     }
 
-    /// @notice ecrecover without memory allocation; address(0) when nothing is recovered.
+    /// @notice ecrecover without memory allocation; address(0) when nothing is recovered. Reverts
+    /// if the precompile call itself fails (out of gas), so a starved call cannot pass for an
+    /// invalid signature.
     function recover(uint256 hash, uint256 v, uint256 r, uint256 s) internal view returns (address a) {
         assembly ("memory-safe") {
             let m := mload(0x40)
@@ -79,7 +81,10 @@ library Secp256k1Check {
             mstore(add(m, 0x40), r)
             mstore(add(m, 0x60), s)
             mstore(0x00, 0)
-            pop(staticcall(gas(), 0x01, m, 0x80, 0x00, 0x20))
+            // the precompile fails only when out of gas; never read that as "no signer"
+            if iszero(staticcall(gas(), 0x01, m, 0x80, 0x00, 0x20)) {
+                revert(0, 0)
+            }
             a := mload(0x00)
         }
     }

@@ -424,6 +424,23 @@ describe("Adjudicator", () => {
       expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(1n);
     });
 
+    it("never judges a correct cfrag incorrect when the call is starved of gas: it reverts instead", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const args = evaluateArguments(buildEvidence(c), await f.sign(c));
+      const needed = await f.adjudicator.evaluateCFrag.estimateGas(...args);
+      let reverted = 0;
+      for (let gasLimit = 60_000n; gasLimit <= needed; gasLimit += 400n) {
+        try {
+          expect(await f.adjudicator.evaluateCFrag.staticCall(...args, { gasLimit })).to.equal(true);
+        } catch (e) {
+          expect(String(e)).to.not.include("AssertionError");
+          reverted += 1;
+        }
+      }
+      expect(reverted).to.be.greaterThan(0);
+    });
+
     it("refuses a high-s node signature (a malleated copy) for a statement not yet judged", async () => {
       const f = await loadFixture(deployFixture);
       const [c] = referenceCases(1);
