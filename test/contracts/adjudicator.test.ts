@@ -6,7 +6,14 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { Adjudicator__factory, EscrowForAdjudicatorTest__factory } from "../../typechain-types";
 import { EVIDENCE_LAYOUT, EVIDENCE_Y_ORDER, buildEvidence } from "../../src/pre/evidence";
-import { evaluateArguments, reencryptionDigest, signReencryption } from "../../src/chain/adjudicator";
+import {
+  AdjudicatorInputError,
+  evaluateArguments,
+  recoverReencryptionSigner,
+  reencryptionDigest,
+  reencryptionTypedData,
+  signReencryption,
+} from "../../src/chain/adjudicator";
 import type { TypedDataSigner } from "../../src/chain/adjudicator";
 import {
   FIELD_P,
@@ -536,6 +543,60 @@ describe("Adjudicator", () => {
           "AdjudicatorInvalidSetup",
         );
       }
+    });
+  });
+
+  describe("the node's signing helper (src/chain/adjudicator.ts)", () => {
+    it("makes the digest the contract computes and a signature that recovers the operator", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const evidence = buildEvidence(c);
+      const signature = await f.sign(c);
+      expect(await f.adjudicator.statementDigest(evidence.bytes)).to.equal(
+        reencryptionDigest(f.chainId, f.address, c),
+      );
+      expect(recoverReencryptionSigner(f.chainId, f.address, c, signature)).to.equal(f.operator.address);
+      const { domain, message } = reencryptionTypedData(f.chainId, f.address, c);
+      expect(domain).to.deep.include({
+        name: "NKMS Adjudicator",
+        version: "1",
+        verifyingContract: f.address,
+      });
+      expect(message.cfragHash).to.equal(ethers.keccak256(c.cfrag));
+      expect(message.keysHash).to.equal(
+        ethers.keccak256(concatBytes(c.verifyingKey, c.delegatingKey, c.receivingKey)),
+      );
+      expect(await f.adjudicator.REENCRYPTION_TYPEHASH()).to.equal(
+        ethers.id("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)"),
+      );
+    });
+
+    it("refuses parts of the wrong size and a non-positive chain id with typed errors", async () => {
+      const [c] = referenceCases(1);
+      const address = Wallet.createRandom().address;
+      const failure = (f: () => unknown) => {
+        try {
+          f();
+        } catch (e) {
+          expect(e).to.be.instanceOf(AdjudicatorInputError);
+          return (e as AdjudicatorInputError).code;
+        }
+        return "no error";
+      };
+      expect(failure(() => reencryptionDigest(1, address, { ...c, cfrag: c.cfrag.subarray(1) }))).to.equal(
+        "BAD_LENGTH",
+      );
+      expect(failure(() => reencryptionDigest(1, address, { ...c, capsule: new Uint8Array(105) }))).to.equal(
+        "BAD_LENGTH",
+      );
+      expect(
+        failure(() => reencryptionDigest(1, address, { ...c, receivingKey: new Uint8Array(65) })),
+      ).to.equal("BAD_LENGTH");
+      expect(failure(() => reencryptionDigest(0, address, c))).to.equal("BAD_CHAIN_ID");
+      expect(failure(() => evaluateArguments(buildEvidence(c), new Uint8Array(64)))).to.equal("BAD_LENGTH");
+      expect(failure(() => recoverReencryptionSigner(1, address, c, new Uint8Array(64)))).to.equal(
+        "BAD_LENGTH",
+      );
     });
   });
 });
