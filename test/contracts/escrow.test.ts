@@ -103,6 +103,26 @@ describe("StakingEscrow", () => {
       }
     });
 
+    it("hands governance over in two steps", async () => {
+      const next = e.others[2];
+      await expect(e.escrow.transferOwnership(next.address))
+        .to.emit(e.escrow, "OwnershipTransferStarted")
+        .withArgs(e.governance.address, next.address);
+      expect(await e.escrow.owner()).to.equal(e.governance.address);
+      await expect(e.escrow.connect(e.others[3]).acceptOwnership()).to.be.revertedWithCustomError(
+        e.escrow,
+        "OwnableUnauthorizedAccount",
+      );
+      await expect(e.escrow.connect(next).acceptOwnership())
+        .to.emit(e.escrow, "OwnershipTransferred")
+        .withArgs(e.governance.address, next.address);
+      await expect(e.escrow.setSlasher(next.address, true)).to.be.revertedWithCustomError(
+        e.escrow,
+        "OwnableUnauthorizedAccount",
+      );
+      await e.escrow.connect(next).setSlasher(next.address, true);
+    });
+
     it("grants and revokes the slasher role", async () => {
       const a = e.others[0].address;
       await expect(e.escrow.setSlasher(a, true)).to.emit(e.escrow, "SlasherSet").withArgs(a, true);
@@ -144,7 +164,7 @@ describe("StakingEscrow", () => {
     it("pauses deposits, locks, bonding and commitments, but never withdrawals", async () => {
       const [s] = e.stakers;
       await stakeAndBond(e, 1);
-      await e.escrow.pause();
+      await expect(e.escrow.pause()).to.emit(e.escrow, "Paused").withArgs(e.governance.address);
       const esc = e.escrow.connect(s);
       for (const call of [
         esc.deposit(100n * unit, 5),
@@ -158,7 +178,7 @@ describe("StakingEscrow", () => {
       await esc.setWindDown(true);
       await nextPeriod(10);
       await expect(esc.withdraw(1_000n * unit)).to.emit(e.escrow, "Withdrawn");
-      await e.escrow.unpause();
+      await expect(e.escrow.unpause()).to.emit(e.escrow, "Unpaused").withArgs(e.governance.address);
       await expect(esc.deposit(100n * unit, 5)).to.emit(e.escrow, "Deposited");
     });
   });

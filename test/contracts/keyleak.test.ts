@@ -129,6 +129,27 @@ describe("KeyLeakChallenge", () => {
     }
   });
 
+  it("gives the receipt digest a node signs (EIP-712)", async () => {
+    const { chainId } = await ethers.provider.getNetwork();
+    const digest = ethers.TypedDataEncoder.hash(
+      {
+        name: "NKMS KeyLeakChallenge",
+        version: "1",
+        chainId,
+        verifyingContract: await f.challenge.getAddress(),
+      },
+      {
+        KfragReceipt: [
+          { name: "policyId", type: "bytes16" },
+          { name: "commitmentHash", type: "bytes32" },
+        ],
+      },
+      { policyId: ID, commitmentHash: kfrags[0].commitmentHash },
+    );
+    expect(await f.challenge.receiptDigest(ID, kfrags[0].commitmentHash)).to.equal(digest);
+    expect(ethers.recoverAddress(digest, receipts[0])).to.equal(f.operatorOf(f.nodes[0]).address);
+  });
+
   it("computes the address of rk·U with one ecrecover, matching the reference kfrag's commitment", async () => {
     for (const k of kfrags) {
       expect(await f.challenge.keyCommitmentAddress(k.key)).to.equal(

@@ -618,6 +618,22 @@ describe("PolicyManager", () => {
   });
 
   describe("views", () => {
+    it("gives each node by position", async () => {
+      const { nodes } = await create();
+      for (const [i, n] of nodes.entries()) expect(await pm.nodeAt(ID, i)).to.equal(n);
+      await expect(pm.nodeAt(ID, 3)).to.be.revertedWithCustomError(pm, "InvalidPosition").withArgs(ID, 3);
+      await expect(pm.nodeAt(ID2, 0)).to.be.revertedWithCustomError(pm, "InvalidPosition");
+    });
+
+    it("hands governance over in two steps", async () => {
+      const gov = e.policyManager.connect(e.governance);
+      await expect(gov.transferOwnership(e.others[2].address)).to.emit(pm, "OwnershipTransferStarted");
+      await expect(e.policyManager.connect(e.others[2]).acceptOwnership())
+        .to.emit(pm, "OwnershipTransferred")
+        .withArgs(e.governance.address, e.others[2].address);
+      await expect(gov.pause()).to.be.revertedWithCustomError(pm, "OwnableUnauthorizedAccount");
+    });
+
     it("exposes the voucher domain", async () => {
       const { chainId } = await ethers.provider.getNetwork();
       expect(await pm.domainSeparator()).to.equal(
