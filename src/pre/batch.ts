@@ -47,6 +47,8 @@ export function verifyCapsuleFrags(
     });
 
   if (cfrags.length < 2) return oneByOne();
+  // every owner signature in the batch is checked against the same verifying key
+  currentBackend().prepareBase(verifyingPk.point);
   if (!cfrags.every((c) => c.signatureValid(verifyingPk, delegatingPk, receivingPk))) return oneByOne();
 
   const points: CurvePoint[] = [capsule.e, capsule.v, POINT_U];
