@@ -218,10 +218,9 @@ contract PolicyManager is Ownable2Step, EIP712 {
         bytes32 r,
         bytes32 s
     ) external {
-        uint256 value = feeRate * nodes.length * (endPeriod > startPeriod ? endPeriod - startPeriod : 0);
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), value, deadline, v, r, s) {} catch {}
-        _createPolicy(policyId, recipient, startPeriod, endPeriod, feeRate, nodes);
-        token.safeTransferFrom(msg.sender, address(this), value);
+        uint256 fee = _createPolicy(policyId, recipient, startPeriod, endPeriod, feeRate, nodes);
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), fee, deadline, v, r, s) {} catch {}
+        token.safeTransferFrom(msg.sender, address(this), fee);
     }
 
     /// @notice Revokes the whole policy: periods from the next one on are refunded to the owner

@@ -315,7 +315,23 @@ describe("PolicyManager", () => {
             sig2.s,
           ),
       ).to.emit(pm, "PolicyCreated");
-      // bad periods never overflow the permit value computation
+      // terms are checked before the permit: an absurd fee rate is refused, never an overflow
+      await expect(
+        e.policyManager
+          .connect(payer)
+          .createPolicyWithPermit(
+            "0x" + "cd".repeat(16),
+            e.recipient.address,
+            start,
+            start + 1n,
+            2n ** 255n,
+            nodes,
+            deadline,
+            sig2.v,
+            sig2.r,
+            sig2.s,
+          ),
+      ).to.be.revertedWithCustomError(pm, "FeeRateOutOfRange");
       await expect(
         e.policyManager
           .connect(payer)
