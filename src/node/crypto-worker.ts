@@ -4,7 +4,8 @@
  * operator key (the Adjudicator's EIP-712 binding signature). Verified kfrags are cached per
  * policy so a request costs only the re-encryptions.
  */
-import { concat, getBytes, keccak256, toUtf8Bytes, TypedDataEncoder } from "ethers";
+import { getBytes, toUtf8Bytes, TypedDataEncoder } from "ethers";
+import { createHash } from "node:crypto";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { adjudicatorDomain } from "../chain/adjudicator";
 import {
@@ -18,7 +19,7 @@ import {
   setBackend,
   type VerifiedKeyFrag,
 } from "../pre";
-import { OperatorKey } from "../protocol/signing";
+import { keccak, OperatorKey } from "../protocol/signing";
 
 export interface CryptoWorkerData {
   encryptingSecret: Uint8Array;
@@ -54,7 +55,7 @@ class TaskError extends Error {
 }
 
 /** keccak256 of the EIP-712 type of the Adjudicator's `Reencryption` statement. */
-const REENCRYPTION_TYPEHASH = keccak256(
+const REENCRYPTION_TYPEHASH = keccak(
   toUtf8Bytes("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)"),
 );
 
@@ -65,20 +66,20 @@ export function createCryptoHandler(data: CryptoWorkerData) {
   const kfrags = new Map<string, VerifiedKeyFrag>();
   // the EIP-712 digest of src/chain/adjudicator.ts (reencryptionDigest), with the domain
   // separator computed once: per cfrag it costs three keccaks instead of a typed-data encoder
-  const domainSeparator = TypedDataEncoder.hashDomain(adjudicatorDomain(data.chainId, data.adjudicator));
-  const bindingDigest = (capsuleHash: string, cfragHash: string, keysHash: string) =>
-    getBytes(
-      keccak256(
-        concat([
-          "0x1901",
-          domainSeparator,
-          keccak256(concat([REENCRYPTION_TYPEHASH, capsuleHash, cfragHash, keysHash])),
-        ]),
-      ),
+  const prefix = Buffer.concat([
+    Buffer.from([0x19, 0x01]),
+    getBytes(TypedDataEncoder.hashDomain(adjudicatorDomain(data.chainId, data.adjudicator))),
+  ]);
+  const bindingDigest = (capsuleHash: Uint8Array, cfragHash: Uint8Array, keysHash: Uint8Array) =>
+    keccak(
+      Buffer.concat([
+        prefix,
+        keccak(Buffer.concat([REENCRYPTION_TYPEHASH, capsuleHash, cfragHash, keysHash])),
+      ]),
     );
 
   const open = (keys: ShareKeys): VerifiedKeyFrag => {
-    const cacheKey = keccak256(Buffer.concat([keys.capsule, keys.ciphertext]));
+    const cacheKey = createHash("sha256").update(keys.capsule).update(keys.ciphertext).digest("base64");
     const cached = kfrags.get(cacheKey);
     if (cached) return cached;
     let kfragBytes: Uint8Array;
@@ -119,8 +120,8 @@ export function createCryptoHandler(data: CryptoWorkerData) {
       }
       case "reencrypt": {
         const kfrag = open(task);
-        const keysHash = keccak256(
-          concat([task.ownerVerifyingKey, task.delegatingKey, task.recipientVerifyingKey]),
+        const keysHash = keccak(
+          Buffer.concat([task.ownerVerifyingKey, task.delegatingKey, task.recipientVerifyingKey]),
         );
         const cfrags: Uint8Array[] = [];
         const bindingSignatures: Uint8Array[] = [];
@@ -133,11 +134,11 @@ export function createCryptoHandler(data: CryptoWorkerData) {
             throw new TaskError("CAPSULE_INVALID", `capsule ${i}: ${(error as Error).message}`);
           }
           const cfrag = reencrypt(capsule, kfrag);
-          const capsuleHash = keccak256(capsule.toBytesSimple());
-          const digest = bindingDigest(capsuleHash, keccak256(cfrag.toBytesSimple()), keysHash);
+          const capsuleHash = keccak(capsule.toBytesSimple());
+          const digest = bindingDigest(capsuleHash, keccak(cfrag.toBytesSimple()), keysHash);
           cfrags.push(cfrag.toBytes());
           bindingSignatures.push(operator.signDigest(digest));
-          capsuleHashes.push(getBytes(capsuleHash));
+          capsuleHashes.push(capsuleHash);
         });
         return { kind: "reencrypt", cfrags, bindingSignatures, capsuleHashes };
       }

@@ -2,7 +2,7 @@
  * The node's request handlers: protocol messages in, signed protocol messages out. Every
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
-import { getAddress, keccak256, getBytes } from "ethers";
+import { getAddress } from "ethers";
 import { decode, encode } from "../protocol/codec";
 import {
   AccessLog,
@@ -17,7 +17,7 @@ import {
   RevocationOrder,
   ShareReceipt,
 } from "../protocol/messages";
-import { messageHash, OperatorKey, recoverOwnerBinding, verifyUmbral } from "../protocol/signing";
+import { keccak, messageHash, OperatorKey, recoverOwnerBinding, verifyUmbral } from "../protocol/signing";
 import { recoverVoucherSigner } from "../protocol/vouchers";
 import { commitmentHash, custodyDigest } from "../protocol/custody";
 import type { PolicyCache, PolicyInfo } from "./chain";
@@ -90,7 +90,7 @@ export class NodeService {
     const shareHash = messageHash(PolicyShare, share);
     const existing = this.d.storage.getShare(share.policyId);
     if (existing) {
-      if (keccak256(existing.share) !== keccak256(body)) {
+      if (!Buffer.from(existing.share).equals(body)) {
         throw refuse.conflict("SHARE_EXISTS", "this node already holds another share of this policy");
       }
     }
@@ -128,7 +128,7 @@ export class NodeService {
     if (!existing && !this.d.storage.putShare(stored)) {
       // a concurrent upload of the same policy won the insert: answer only for identical bytes
       const winner = this.d.storage.getShare(share.policyId);
-      if (!winner || keccak256(winner.share) !== keccak256(body)) {
+      if (!winner || !Buffer.from(winner.share).equals(body)) {
         throw refuse.conflict("SHARE_EXISTS", "this node already holds another share of this policy");
       }
     }
@@ -287,7 +287,7 @@ export class NodeService {
   }
 
   private nonceKey(purpose: string, signer: Uint8Array, nonce: Uint8Array): Uint8Array {
-    return getBytes(keccak256(Buffer.concat([Buffer.from(purpose), signer, nonce])));
+    return keccak(Buffer.concat([Buffer.from(purpose), signer, nonce]));
   }
 
   /** A nonce is remembered for twice the freshness window: past it, the timestamp check refuses. */

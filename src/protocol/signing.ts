@@ -7,13 +7,12 @@
 import {
   computeAddress,
   getAddress,
-  getBytes,
   hexlify,
-  keccak256,
   recoverAddress,
   Signature as EthSignature,
   verifyMessage,
 } from "ethers";
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import secp256k1 from "secp256k1";
 import { PublicKey, Signature, Signer } from "../pre";
 import { encode, signingPayload, type MessageType } from "./codec";
@@ -52,14 +51,19 @@ export function recoverOwnerBinding(
   }
 }
 
+/** keccak-256 of bytes, as bytes (no hex round trip: nodes hash on every request). */
+export function keccak(bytes: Uint8Array): Uint8Array {
+  return keccak_256(bytes);
+}
+
 /** keccak256 of the full encoding: the identity of a message (receipts and logs point to it). */
 export function messageHash<T>(type: MessageType<T>, value: T): Uint8Array {
-  return getBytes(keccak256(encode(type, value)));
+  return keccak(encode(type, value));
 }
 
 /** The digest an operator signature of this message is made over. */
 export function operatorDigest<T>(type: MessageType<T>, value: T): Uint8Array {
-  return getBytes(keccak256(signingPayload(type, value)));
+  return keccak(signingPayload(type, value));
 }
 
 /** A node's operator key held in memory; signs with libsecp256k1. */
