@@ -54,28 +54,50 @@ const DAY = 86_400;
  * bonding). s0 = 2.74e6 tokens a day gives an issuance that halves about every two years
  * (ln 2 · reserve / s0 ≈ 730 periods), as NuCypher's did.
  */
+const nucypherLike: DeployParams = {
+  maxSupplyTokens: 3_885_390_081n,
+  rewardReserveTokens: 2_885_390_081n,
+  escrow: {
+    periodLength: DAY,
+    minLockPeriods: 30,
+    minBondingPeriods: 7,
+    issuancePerPeriodTokens: 2_740_000n,
+    k1: 365,
+    k2: 730,
+    kmax: 365,
+    minStakeTokens: 15_000n,
+    maxStakeTokens: 4_000_000n,
+    stakePerShareTokens: 100n,
+  },
+  policy: {
+    minFeeRate: 10n ** 15n, // 0.001 NKMS per node per period
+    maxFeeRate: 10n ** 21n, // 1 000 NKMS per node per period
+    claimWindowPeriods: 7,
+  },
+  keyLeak: { alphaBps: 5_000 },
+};
+
+const HOUR = 3_600;
+
 const params: Record<string, DeployParams> = {
-  default: {
-    maxSupplyTokens: 3_885_390_081n,
-    rewardReserveTokens: 2_885_390_081n,
+  default: nucypherLike,
+  /**
+   * A public testnet: hourly periods so that locks, rewards and policy fees can be watched in a
+   * day; the same schedule per unit of time (s0 and the k's scaled from days to hours).
+   */
+  testnet: {
+    ...nucypherLike,
     escrow: {
-      periodLength: DAY,
-      minLockPeriods: 30,
-      minBondingPeriods: 7,
-      issuancePerPeriodTokens: 2_740_000n,
-      k1: 365,
-      k2: 730,
-      kmax: 365,
-      minStakeTokens: 15_000n,
-      maxStakeTokens: 4_000_000n,
-      stakePerShareTokens: 100n,
+      ...nucypherLike.escrow,
+      periodLength: HOUR,
+      minLockPeriods: 24,
+      minBondingPeriods: 2,
+      issuancePerPeriodTokens: 114_166n,
+      k1: 365 * 24,
+      k2: 730 * 24,
+      kmax: 365 * 24,
     },
-    policy: {
-      minFeeRate: 10n ** 15n, // 0.001 NKMS per node per period
-      maxFeeRate: 10n ** 21n, // 1 000 NKMS per node per period
-      claimWindowPeriods: 7,
-    },
-    keyLeak: { alphaBps: 5_000 },
+    policy: { ...nucypherLike.policy, claimWindowPeriods: 24 },
   },
 };
 

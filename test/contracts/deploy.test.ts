@@ -56,6 +56,45 @@ describe("deployment (hardhat-deploy, in-process network)", () => {
     );
   });
 
+  for (const network of ["hardhat", "testnet"]) {
+    it(`accepts the ${network} parameters in every contract`, async () => {
+      const [deployer] = await ethers.getSigners();
+      const p = deployParams(network);
+      const e = p.escrow;
+      const token = await new NKMSToken__factory(deployer).deploy(
+        tokens(p.maxSupplyTokens),
+        deployer.address,
+      );
+      const escrow = await new StakingEscrow__factory(deployer).deploy(
+        token,
+        {
+          periodLength: e.periodLength,
+          minLockPeriods: e.minLockPeriods,
+          minBondingPeriods: e.minBondingPeriods,
+          issuancePerPeriod: tokens(e.issuancePerPeriodTokens),
+          k1: e.k1,
+          k2: e.k2,
+          kmax: e.kmax,
+          minStake: tokens(e.minStakeTokens),
+          maxStake: tokens(e.maxStakeTokens),
+          stakePerShare: tokens(e.stakePerShareTokens),
+        },
+        deployer.address,
+      );
+      await token.approve(escrow, tokens(p.rewardReserveTokens));
+      await expect(escrow.fundReserve(tokens(p.rewardReserveTokens))).to.emit(escrow, "ReserveFunded");
+      const policyManager = await new PolicyManager__factory(deployer).deploy(
+        escrow,
+        p.policy.minFeeRate,
+        p.policy.maxFeeRate,
+        p.policy.claimWindowPeriods,
+        deployer.address,
+      );
+      expect(await policyManager.periodLength()).to.equal(BigInt(e.periodLength));
+      await new KeyLeakChallenge__factory(deployer).deploy(escrow, policyManager, p.keyLeak.alphaBps);
+    });
+  }
+
   it("refuses a zero supply or a zero holder", async () => {
     const [deployer] = await ethers.getSigners();
     const factory = new NKMSToken__factory(deployer);
