@@ -102,6 +102,11 @@ function rows(): Row[] {
   const o = oursSetup();
   const mib = new Uint8Array(1 << 20).fill(7);
   const keys = [o.signer.verifyingKey(), o.alice.publicKey(), o.bob.publicKey()] as const;
+  // decoded anew for each call of the 100-cfrag rows, so the window table that batch
+  // verification builds for the verifying key is paid for in every batch and helps no other row
+  const keyBytes = keys.map((k) => k.toBytes());
+  const freshKeys = () =>
+    keyBytes.map((b) => pre.PublicKey.fromBytes(b)) as [pre.PublicKey, pre.PublicKey, pre.PublicKey];
   return [
     {
       name: "encrypt 1 KiB",
@@ -153,12 +158,12 @@ function rows(): Row[] {
     {
       name: "CapsuleFrag.verify × 100, one by one (per cfrag)",
       perCall: 100,
-      ours: () => o.many.map((c) => c.verify(o.capsule, ...keys)),
+      ours: () => o.many.map((c) => c.verify(o.capsule, ...freshKeys())),
     },
     {
       name: "verifyCapsuleFrags batch of 100 (per cfrag)",
       perCall: 100,
-      ours: () => pre.verifyCapsuleFrags(o.capsule, o.many, ...keys),
+      ours: () => pre.verifyCapsuleFrags(o.capsule, o.many, ...freshKeys()),
     },
     {
       name: "decryptReencrypted with 3",
