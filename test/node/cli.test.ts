@@ -24,6 +24,7 @@ async function nkms(args: string[]): Promise<{ code: number; stdout: string; std
 }
 
 describe("nkms node (command line)", function () {
+  this.timeout(300_000);
   let net: TestNet;
   let dir: string;
   let passphraseFile: string;

@@ -26,11 +26,12 @@ async function waitServing(node: TestNode): Promise<void> {
         () => true,
         () => false,
       ),
-    60_000,
+    120_000,
   );
 }
 
 describe("node crash safety", function () {
+  this.timeout(300_000);
   let net: TestNet;
   let testNode: TestNode;
   let child: ChildProcess | undefined;
