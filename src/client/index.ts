@@ -20,6 +20,7 @@ export {
 } from "./writer";
 export {
   Owner,
+  OwnerKeys,
   type AccessLogReport,
   type GrantOptions,
   type GrantResult,

@@ -123,20 +123,14 @@ export interface AccessLogReport {
   failures: NodeFailure[];
 }
 
-/** The owner's handle on the network. */
-export class Owner {
+/** The owner's keys, all derived from the seed: label keys and the signing key. No network. */
+export class OwnerKeys {
   readonly signer: Signer;
-  readonly contracts: ClientContracts;
   private readonly factory: SecretKeyFactory;
-  private readonly connector: NodeConnector;
-  private readonly ownConnector: boolean;
 
-  constructor(private readonly o: OwnerOptions) {
-    this.factory = SecretKeyFactory.fromSecureRandomness(o.seed);
+  constructor(seed: Uint8Array) {
+    this.factory = SecretKeyFactory.fromSecureRandomness(seed);
     this.signer = new Signer(this.factory.makeKey(OWNER_SIGNING_LABEL));
-    this.contracts = clientContracts(o.network.deployment, o.wallet);
-    this.ownConnector = !o.connector;
-    this.connector = o.connector ?? new NodeConnector(o.nodeTimeoutMs);
   }
 
   /** The owner's Umbral verifying key: kfrags, shares, maps and orders are signed with it. */
@@ -155,10 +149,24 @@ export class Owner {
     return this.labelSecret(label).publicKey();
   }
 
-  /** Decrypts a container encrypted to one of the owner's labels, without any node. */
+  /** Decrypts a stream encrypted to one of the owner's labels, without any node. */
   decryptStream(label: string, source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     const secret = this.labelSecret(label);
     return decryptStream(source, ({ header }) => StreamDecryptor.original(secret, header));
+  }
+}
+
+/** The owner's handle on the network. */
+export class Owner extends OwnerKeys {
+  readonly contracts: ClientContracts;
+  private readonly connector: NodeConnector;
+  private readonly ownConnector: boolean;
+
+  constructor(private readonly o: OwnerOptions) {
+    super(o.seed);
+    this.contracts = clientContracts(o.network.deployment, o.wallet);
+    this.ownConnector = !o.connector;
+    this.connector = o.connector ?? new NodeConnector(o.nodeTimeoutMs);
   }
 
   /** The reachable nodes among the network's known URLs; failures say which were not. */
