@@ -275,12 +275,16 @@ describe("KeyLeakChallenge", () => {
       .withArgs(expectedCommitment);
     // ... then commits with what it saw and reveals in the same block as its commitment: too early
     await network.provider.send("evm_setAutomine", [false]);
-    const commitTx = await f.challenge.connect(thief).commit(expectedCommitment);
-    const revealTx = await f.challenge
-      .connect(thief)
-      .reveal(ID, 0, k.key, salt, k.commitmentHash, receipts[0], { gasLimit: 500_000 });
-    await mine();
-    await network.provider.send("evm_setAutomine", [true]);
+    let commitTx, revealTx;
+    try {
+      commitTx = await f.challenge.connect(thief).commit(expectedCommitment);
+      revealTx = await f.challenge
+        .connect(thief)
+        .reveal(ID, 0, k.key, salt, k.commitmentHash, receipts[0], { gasLimit: 500_000 });
+      await mine();
+    } finally {
+      await network.provider.send("evm_setAutomine", [true]);
+    }
     await expect(commitTx.wait()).not.to.be.rejected;
     await expect(revealTx.wait()).to.be.rejected;
     const trace = await network.provider.send("debug_traceTransaction", [revealTx.hash]);
