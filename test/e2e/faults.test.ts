@@ -1,0 +1,205 @@
+/**
+ * Faults, end to end over HTTPS: nodes killed (real processes) during a retrieval, a node
+ * restarted between grant and retrieval, a slow node, an expired policy, a wrong recipient, and
+ * a revocation with too few acknowledgements. One devnet of five nodes; nodes 0 and 1 run as
+ * `nkms node run` child processes.
+ */
+import { expect } from "chai";
+import hre from "hardhat";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  encryptMessage,
+  NodeConnector,
+  NodesFailedError,
+  Owner,
+  Recipient,
+  SecretKey,
+} from "../../src/client";
+import { DEVNET_PASSPHRASE, startDevnet, type Devnet } from "../../src/cli/devnet";
+import { tokens } from "../../src/chain/params";
+
+const BIN = path.resolve(__dirname, "..", "..", "bin", "nkms.cjs");
+const EXTERNAL = [0, 1];
+
+describe("e2e: faults", function () {
+  let devnet: Devnet;
+  let dir: string;
+  let alice: Owner;
+  let bob: Recipient;
+  const processes = new Map<number, ChildProcess>();
+
+  async function waitCommitted(staker: string): Promise<void> {
+    const next = BigInt(await devnet.contracts.escrow.currentPeriod()) + 1n;
+    const deadline = Date.now() + 60_000;
+    while (!(await devnet.contracts.escrow.committed(staker, next))) {
+      if (Date.now() > deadline) throw new Error(`${staker} did not commit`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Starts node i as a real `nkms node run` process and waits until it serves. */
+  async function spawnNode(i: number): Promise<void> {
+    const node = devnet.nodes[i];
+    const passphraseFile = path.join(dir, "passphrase");
+    fs.writeFileSync(passphraseFile, DEVNET_PASSPHRASE);
+    const child = spawn(
+      process.execPath,
+      [BIN, "node", "run", "--config", node.configFile, "--passphrase-file", passphraseFile],
+      {
+        cwd: path.resolve(__dirname, "..", ".."),
+        stdio: ["ignore", "ignore", fs.openSync(path.join(dir, `node-${i}.log`), "w")],
+      },
+    );
+    processes.set(i, child);
+    const connector = new NodeConnector(2_000);
+    try {
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const up = await connector.discover(node.url, devnet.chainId).then(
+          () => true,
+          () => false,
+        );
+        if (up) break;
+        if (child.exitCode !== null) throw new Error(`node ${i} exited with ${child.exitCode}`);
+        if (Date.now() > deadline) throw new Error(`node ${i} did not start`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } finally {
+      connector.close();
+    }
+    await waitCommitted(node.staker.address);
+  }
+
+  const policyFor = async (shares: number, threshold: number, periods = 10) => {
+    const grant = await alice.grant({
+      recipient: bob.publicKey,
+      label: "faults",
+      threshold,
+      shares,
+      periods,
+      feeRate: tokens(1n),
+    });
+    return { grant, policy: bob.openPolicy(grant.sealedMap) };
+  };
+  const capsule = () => encryptMessage(alice.labelKey("faults"), Buffer.from("fault")).capsule;
+  const indexOf = (staker: string) => devnet.nodes.findIndex((n) => n.staker.address === staker);
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "nkms-faults-"));
+    devnet = await startDevnet({ hre, nodes: 5, dir, external: EXTERNAL });
+    await Promise.all(EXTERNAL.map(spawnNode));
+    alice = new Owner({ seed: new Uint8Array(32).fill(3), network: devnet.network, wallet: devnet.owner });
+    bob = new Recipient({
+      secretKey: SecretKey.random(),
+      defaults: { hedgeDelayMs: 100, nodeTimeoutMs: 10_000 },
+    });
+  });
+
+  after(async () => {
+    for (const child of processes.values()) child.kill("SIGKILL");
+    alice?.close();
+    bob?.close();
+    await devnet?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("n − m nodes killed during a retrieval: Bob still decrypts with the other m", async () => {
+    const { policy } = await policyFor(5, 3);
+    const kit = encryptMessage(alice.labelKey("faults"), Buffer.from("still here"));
+    const retrieval = bob.decryptMessage(policy, kit, { mode: "all" });
+    for (const i of EXTERNAL) processes.get(i)!.kill("SIGKILL");
+    expect(Buffer.from(await retrieval).toString()).to.equal("still here");
+    // and with those two gone for good, a fresh retrieval names them
+    const again = await bob.retrieve(policy, [kit.capsule], { waitForAll: true });
+    expect(again.servedBy).to.have.length(3);
+    const failed = again.failures.map((f) => f.node).sort();
+    expect(failed).to.deep.equal(EXTERNAL.map((i) => devnet.nodes[i].staker.address).sort());
+    for (const f of again.failures) expect(f.code).to.equal("NETWORK");
+  });
+
+  it("a node restarted between grant and retrieval serves again", async () => {
+    const { grant, policy } = await policyFor(3, 3);
+    const restarted = indexOf(grant.nodes[0].staker);
+    await devnet.stopNode(restarted);
+    await devnet.startNode(restarted);
+    const result = await bob.retrieve(policy, [capsule()], { waitForAll: true });
+    expect(result.failures).to.deep.equal([]);
+    expect(result.servedBy).to.include(grant.nodes[0].staker);
+  });
+
+  it("a slow node does not hold Bob up: the hedge asks another node and he decrypts without it", async () => {
+    const { grant, policy } = await policyFor(3, 2);
+    const slow = devnet.nodes[indexOf(grant.nodes[0].staker)].running!;
+    const honest = slow.service.reencrypt.bind(slow.service);
+    let slowAnswered = false;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    slow.service.reencrypt = async (body: Uint8Array) => {
+      await held;
+      slowAnswered = true;
+      return honest(body);
+    };
+    try {
+      // the slow node is first in the map, so it is always among the first m asked
+      const result = await bob.retrieve(policy, [capsule()], { mode: "hedged", hedgeDelayMs: 50 });
+      expect(slowAnswered).to.equal(false);
+      expect(result.servedBy).to.not.include(grant.nodes[0].staker);
+      expect(result.servedBy).to.have.length(2);
+    } finally {
+      release();
+      slow.service.reencrypt = honest;
+    }
+  });
+
+  it("an expired policy is refused by every node", async () => {
+    const { policy } = await policyFor(3, 2, 1);
+    const { escrow } = devnet.contracts;
+    const period = BigInt(await escrow.currentPeriod());
+    await time.increaseTo((period + 1n) * BigInt(await escrow.periodLength()));
+    const error = await bob.retrieve(policy, [capsule()], { mode: "all" }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(NodesFailedError);
+    const failures = (error as NodesFailedError).failures;
+    expect(failures).to.have.length(3);
+    for (const f of failures) expect(f.code).to.match(/POLICY_EXPIRED/);
+    // the running nodes keep committing in the new period
+    for (const n of devnet.nodes.filter((d) => d.running)) await waitCommitted(n.staker.address);
+  });
+
+  it("a wrong recipient cannot open the map, and nodes refuse its requests", async () => {
+    const { grant, policy } = await policyFor(3, 2);
+    const eve = new Recipient({ secretKey: SecretKey.random() });
+    try {
+      expect(() => eve.openPolicy(grant.sealedMap)).to.throw(/another recipient/);
+      // even holding the map's contents, Eve's signed requests are refused
+      const error = await eve.retrieve(policy, [capsule()], { mode: "all" }).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(NodesFailedError);
+      for (const f of (error as NodesFailedError).failures) expect(f.code).to.equal("HTTP 403 NOT_RECIPIENT");
+    } finally {
+      eve.close();
+    }
+  });
+
+  it("a revocation acknowledged by fewer than n − m + 1 nodes is reported as not guaranteed", async () => {
+    const { grant } = await policyFor(3, 2);
+    const down = grant.nodes.slice(0, 2).map((n) => indexOf(n.staker));
+    await Promise.all(down.map((i) => devnet.stopNode(i)));
+    try {
+      const result = await alice.revoke(grant.map, { onChain: false });
+      expect(result.required).to.equal(2);
+      expect(result.acknowledged).to.deep.equal([grant.nodes[2].staker]);
+      expect(result.guaranteed).to.equal(false);
+      expect(result.failures.map((f) => f.node).sort()).to.deep.equal(
+        grant.nodes
+          .slice(0, 2)
+          .map((n) => n.staker)
+          .sort(),
+      );
+    } finally {
+      await Promise.all(down.map((i) => devnet.startNode(i)));
+    }
+  });
+});
