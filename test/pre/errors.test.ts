@@ -278,6 +278,28 @@ describe("PRE input validation and adversarial cases", function () {
         expectCode(() => KeyFrag.fromBytes(withOtherKey).verify(...f.keys), "KFRAG_COMMITMENT_INVALID");
       });
 
+      it("a node refuses a kfrag whose receiver signature is bad, so it cannot be blamed for its cfrags", function () {
+        const f = fixture();
+        const unsigned = generateKFrags(
+          f.alice,
+          f.bob.publicKey(),
+          f.signer,
+          2,
+          3,
+          false,
+          false,
+        )[0].toBytes();
+        const forged = unsigned.slice();
+        forged[244 + 10] ^= 1; // inside the signature for the receiver
+        // the reference's check (signature for the proxy only) passes without the keys…
+        const kfrag = KeyFrag.fromBytes(forged).verify(f.keys[0], null, null);
+        const cfrag = reencrypt(f.capsule, kfrag).unverify();
+        expectCode(() => cfrag.verify(f.capsule, ...f.keys), "CFRAG_SIGNATURE_INVALID");
+        // …but a node that passes both keys learns before it answers
+        expectCode(() => KeyFrag.fromBytes(forged).verify(...f.keys), "KFRAG_SIGNATURE_INVALID");
+        expect(() => KeyFrag.fromBytes(unsigned).verify(...f.keys)).to.not.throw();
+      });
+
       it("a kfrag with other parameters than the standard U is refused", function () {
         const bytes = fixture().kfrags[0].toBytes();
         const fakeU = SecretKey.random().publicKey().toBytes();
