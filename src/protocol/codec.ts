@@ -120,14 +120,29 @@ export function address(): Field<string> {
     write(w, value, where) {
       let normalized: string;
       try {
-        normalized = getAddress(value);
+        normalized = checksummed(value);
       } catch {
         throw new InvalidFieldError(...split(where), `not an address: ${String(value).slice(0, 50)}`);
       }
       raw.write(w, getBytes(normalized), where);
     },
-    read: (r, where) => getAddress(hexlify(raw.read(r, where))),
+    read: (r, where) => checksummed(hexlify(raw.read(r, where))),
   };
+}
+
+/**
+ * getAddress with a small memo: checksumming costs a keccak, and a node encodes and decodes
+ * the same few addresses (its own, its clients') on every request.
+ */
+const checksums = new Map<string, string>();
+function checksummed(value: string): string {
+  let out = checksums.get(value);
+  if (out === undefined) {
+    out = getAddress(value);
+    if (checksums.size >= 4096) checksums.clear();
+    checksums.set(value, out);
+  }
+  return out;
 }
 
 /** Bytes with a u32 length prefix, at most `maxLength` of them. */
