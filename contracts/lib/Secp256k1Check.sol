@@ -96,7 +96,11 @@ library Secp256k1Check {
 
     /// @dev ecrecover with a zero message hash returns the address of (s / r.x)·r.
     function _recovers(uint256 rx, uint256 ry, uint256 s, uint256 qx, uint256 qy) private view returns (bool) {
-        return recover(0, 27 + (ry & 1), rx, s) == toAddress(qx, qy);
+        uint256 v;
+        unchecked {
+            v = 27 + (ry & 1);
+        }
+        return recover(0, v, rx, s) == toAddress(qx, qy);
     }
 
     /// @dev k^(n−2) mod n by the modexp precompile (k ≠ 0, n prime).

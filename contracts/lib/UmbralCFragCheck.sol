@@ -118,7 +118,9 @@ library UmbralCFragCheck {
     ) private view returns (bool) {
         (uint256 bx, uint256 by) = base == BASE_U ? (U_X, U_Y) : _capsulePoint(evidence, base);
         (uint256 zx, uint256 zy) = _product(evidence, products, bx, by, z);
-        return _isSumWithProduct(evidence, zx, zy, products + 64, refs, h);
+        unchecked {
+            return _isSumWithProduct(evidence, zx, zy, products + 64, refs, h); // constant offsets
+        }
     }
 
     /// @dev (ax, ay) = p2 + h·p1, with h·p1 read (and checked) at `product`. (Split from
@@ -146,7 +148,9 @@ library UmbralCFragCheck {
         uint256 k
     ) private view returns (uint256 qx, uint256 qy) {
         qx = _word(evidence, offset);
-        qy = _word(evidence, offset + 32);
+        unchecked {
+            qy = _word(evidence, offset + 32);
+        }
         bool valid = k == 0 ? qx == 0 && qy == 0 : qx.isOnCurve(qy) && px.isProduct(py, k, qx, qy);
         if (!valid) revert UmbralCFragBadProduct(offset);
     }
@@ -170,12 +174,31 @@ library UmbralCFragCheck {
             mstore(add(m, 221), U_X)
             calldatacopy(add(m, 253), add(base, U1), 33)
             calldatacopy(add(m, 286), add(base, U2), 33)
+            // A point in the compact form 05 ‖ x is hashed as the reference re-encodes it, 02 ‖ x.
+            // Valid prefixes are 02, 03 and 05, so only 05 has bit 2 set: one test for all eight (U is 03).
+            let prefixes := or(
+                or(or(mload(add(m, 22)), mload(add(m, 55))), or(mload(add(m, 88)), mload(add(m, 121)))),
+                or(or(mload(add(m, 154)), mload(add(m, 187))), or(mload(add(m, 253)), mload(add(m, 286))))
+            )
+            if and(shr(248, prefixes), 4) {
+                for {
+                    let q := add(m, 22)
+                } lt(q, add(m, 319)) {
+                    q := add(q, 33)
+                } {
+                    if eq(byte(0, mload(q)), 5) {
+                        mstore8(q, 2)
+                    }
+                }
+            }
             if iszero(staticcall(gas(), 0x02, m, 319, 0x00, 0x20)) {
                 revert(0, 0)
             }
             digest := mload(0x00)
         }
-        return (uint256(digest) % (Secp256k1Check.N - 1)) + 1;
+        unchecked {
+            return (uint256(digest) % (Secp256k1Check.N - 1)) + 1; // < n
+        }
     }
 
     /// @dev ECDSA/SHA-256 over id ‖ u1 ‖ precursor ‖ 01 ‖ delegating key ‖ 01 ‖ receiving key
@@ -196,6 +219,19 @@ library UmbralCFragCheck {
             calldatacopy(add(m, 99), add(base, DELEGATING_KEY), 33)
             mstore8(add(m, 132), 1)
             calldatacopy(add(m, 133), add(base, RECEIVING_KEY), 33)
+            // compact points (05 ‖ x) as the reference re-encodes them (02 ‖ x); see _challenge
+            let prefixes := or(or(mload(add(m, 32)), mload(add(m, 65))), or(mload(add(m, 99)), mload(add(m, 133))))
+            if and(shr(248, prefixes), 4) {
+                normalize(add(m, 32))
+                normalize(add(m, 65))
+                normalize(add(m, 99))
+                normalize(add(m, 133))
+            }
+            function normalize(q) {
+                if eq(byte(0, mload(q)), 5) {
+                    mstore8(q, 2)
+                }
+            }
             if iszero(staticcall(gas(), 0x02, m, 166, 0x00, 0x20)) {
                 revert(0, 0)
             }
@@ -203,10 +239,12 @@ library UmbralCFragCheck {
         }
         (uint256 kx, uint256 ky) = _point(evidence, VERIFYING_KEY_REF);
         address signer = kx.toAddress(ky);
-        uint256 v = 27 + (_byte(evidence, RECOVERY_ID) & 1);
-        return
-            Secp256k1Check.recover(uint256(digest), v, r, s) == signer ||
-            Secp256k1Check.recover(uint256(digest), 55 - v, r, s) == signer;
+        unchecked {
+            uint256 v = 27 + (_byte(evidence, RECOVERY_ID) & 1); // 27 or 28
+            return
+                Secp256k1Check.recover(uint256(digest), v, r, s) == signer ||
+                Secp256k1Check.recover(uint256(digest), 55 - v, r, s) == signer;
+        }
     }
 
     /// @dev A capsule point as an ecrecover base: x and a y of the right parity (Secp256k1Check.
@@ -214,15 +252,20 @@ library UmbralCFragCheck {
     /// ecrecover, which recovers nothing otherwise, so the product check fails and reverts.
     function _capsulePoint(bytes calldata evidence, uint256 offset) private pure returns (uint256 x, uint256 parity) {
         uint256 prefix = _byte(evidence, offset);
-        x = _word(evidence, offset + 1);
-        if ((prefix != 2 && prefix != 3) || x >= Secp256k1Check.N) revert UmbralCFragUndecodableInput(offset);
-        parity = prefix - 2;
+        unchecked {
+            x = _word(evidence, offset + 1);
+        }
+        if ((prefix != 2 && prefix != 3 && prefix != 5) || x >= Secp256k1Check.N) {
+            revert UmbralCFragUndecodableInput(offset);
+        }
+        parity = prefix == 3 ? 1 : 0;
     }
 
     /// @dev Whether the compressed point `ref` decodes. Its y word is its y coordinate, or, when
     /// the prefix and x are well formed but no point has this x, a proof w² = −(x³ + 7) of that
-    /// (see Secp256k1Check.provesNoPoint); anything else reverts. The prefix must be 02 or 03 and
-    /// x < p, as in the reference's decoding. One assembly block: this runs for ten points and a
+    /// (w² = −(x³ + 7) has a root only if x³ + 7 has none, as p ≡ 3 mod 4); anything else reverts.
+    /// As in the reference's decoding, x < p and the prefix is 02, 03, or 05: SEC1's "compact" tag,
+    /// which the reference accepts as the even-y point (and re-encodes as 02 before hashing). One assembly block: this runs for ten points and a
     /// Solidity version measured about 300 gas more per point.
     function _decodes(bytes calldata evidence, uint256 ref) private pure returns (bool) {
         uint256 offset = ref >> 16;
@@ -232,11 +275,11 @@ library UmbralCFragCheck {
             let at := add(evidence.offset, offset)
             let prefix := shr(248, calldataload(at))
             let x := calldataload(add(at, 1))
-            if and(or(eq(prefix, 2), eq(prefix, 3)), lt(x, p)) {
+            if and(or(or(eq(prefix, 2), eq(prefix, 3)), eq(prefix, 5)), lt(x, p)) {
                 let y := calldataload(add(evidence.offset, and(ref, 0xffff)))
                 let rhs := addmod(mulmod(mulmod(x, x, p), x, p), 7, p)
                 let ySquared := mulmod(y, y, p)
-                switch and(and(lt(y, p), eq(ySquared, rhs)), eq(add(and(y, 1), 2), prefix))
+                switch and(and(lt(y, p), eq(ySquared, rhs)), eq(and(y, 1), eq(prefix, 3)))
                 case 1 {
                     status := 1
                 }
@@ -251,7 +294,9 @@ library UmbralCFragCheck {
 
     /// @dev The point `ref`, known to decode: x from its compressed form, y from its y word.
     function _point(bytes calldata evidence, uint256 ref) private pure returns (uint256, uint256) {
-        return (_word(evidence, (ref >> 16) + 1), _word(evidence, ref & 0xffff));
+        unchecked {
+            return (_word(evidence, (ref >> 16) + 1), _word(evidence, ref & 0xffff));
+        }
     }
 
     /// @dev The 32 bytes at `offset` (callers only pass constant offsets inside the evidence).

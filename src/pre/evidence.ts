@@ -132,17 +132,25 @@ const toBigInt = bytesToNumberBE;
 const word = (value: bigint): Uint8Array => numberToBytesBE(value, 32);
 
 /**
+ * The reference (k256) also decodes SEC1's "compact" tag 05 ‖ x, as the even-y point, and
+ * re-encodes it as 02 ‖ x wherever it hashes the point; so do the contract and this module.
+ */
+function canonical(point: Uint8Array): Uint8Array {
+  return point[0] === 5 ? concatBytes(Uint8Array.of(2), point.subarray(1)) : point;
+}
+
+/**
  * A compressed point as the contract sees it: the point when it decodes, and the word the
  * evidence carries for it (its y, or a proof w² = −(x³ + 7) that no point has this x, or 0).
  */
 function decodePoint(bytes: Uint8Array): { point?: NoblePoint; yWord: bigint } {
   const prefix = bytes[0];
   const x = toBigInt(bytes.subarray(1, 33));
-  if ((prefix !== 2 && prefix !== 3) || x >= P) return { yWord: 0n };
+  if ((prefix !== 2 && prefix !== 3 && prefix !== 5) || x >= P) return { yWord: 0n };
   const rhs = Fp.add(Fp.mul(Fp.sqr(x), x), 7n);
   try {
     let y = Fp.sqrt(rhs);
-    if ((y & 1n) !== BigInt(prefix - 2)) y = Fp.neg(y);
+    if ((y & 1n) !== (prefix === 3 ? 1n : 0n)) y = Fp.neg(y);
     return { point: Point.fromAffine({ x, y }), yWord: y };
   } catch {
     return { yWord: Fp.sqrt(Fp.neg(rhs)) };
@@ -160,17 +168,17 @@ function affineWords(point: NoblePoint | undefined): Uint8Array {
 
 /** h = hash-to-scalar(SHA-256(len(tag) ‖ tag ‖ E ‖ e1 ‖ e2 ‖ V ‖ v1 ‖ v2 ‖ U ‖ u1 ‖ u2)) */
 function challengeScalar(capsule: Uint8Array, cfrag: Uint8Array): bigint {
-  const point = (o: number) => cfrag.subarray(o, o + 33);
+  const point = (o: number) => canonical(cfrag.subarray(o, o + 33));
   const length = new Uint8Array(4);
   new DataView(length.buffer).setUint32(0, CFRAG_VERIFICATION_TAG.length);
   const digest = sha256(
     concatBytes(
       length,
       CFRAG_VERIFICATION_TAG,
-      capsule.subarray(0, 33),
+      canonical(capsule.subarray(0, 33)),
       point(CFRAG_POINTS.e1),
       point(CFRAG_POINTS.e2),
-      capsule.subarray(33, 66),
+      canonical(capsule.subarray(33, 66)),
       point(CFRAG_POINTS.v1),
       point(CFRAG_POINTS.v2),
       POINT_U_BYTES,
@@ -281,12 +289,12 @@ export function buildEvidence(input: EvidenceInput): ReencryptionEvidence {
     const id = CFRAG_KFRAG_ID;
     const message = concatBytes(
       cfrag.subarray(id, id + 32),
-      cfrag.subarray(CFRAG_POINTS.u1, CFRAG_POINTS.u1 + 33),
-      cfrag.subarray(CFRAG_POINTS.precursor, CFRAG_POINTS.precursor + 33),
+      canonical(cfrag.subarray(CFRAG_POINTS.u1, CFRAG_POINTS.u1 + 33)),
+      canonical(cfrag.subarray(CFRAG_POINTS.precursor, CFRAG_POINTS.precursor + 33)),
       Uint8Array.of(1),
-      keys.subarray(33, 66),
+      canonical(keys.subarray(33, 66)),
       Uint8Array.of(1),
-      keys.subarray(66, 99),
+      canonical(keys.subarray(66, 99)),
     );
     const recovered = kfragSignatureRecovery(
       cfrag.subarray(CFRAG_SIGNATURE, CFRAG_SIGNATURE + 64),

@@ -105,6 +105,7 @@ function corruptions(cfrag: Uint8Array, name: CFragField): [string, Uint8Array][
       ["one bit of x flipped", flipped],
       ["an x with no point", notOnCurve()],
       ["prefix 04", concatBytes(Uint8Array.of(4), value.subarray(1))],
+      ["prefix 05 (compact: the even-y point)", concatBytes(Uint8Array.of(5), value.subarray(1))],
       ["x ≥ p", concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff))],
       ["a point with x ≥ n", pointWithLargeX()],
     ];
@@ -197,6 +198,30 @@ describe("Adjudicator", () => {
         expect(await judge(f, wrongKey), key).to.equal(false);
       }
       expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(3n);
+    });
+
+    it("reads the reference's compact form 05 ‖ x as the even-y point, in the cfrag and in the keys", async () => {
+      const f = await loadFixture(deployFixture);
+      const verdicts = new Set<boolean>();
+      for (const c of referenceCases(3)) {
+        const compact = (p: Uint8Array) => concatBytes(Uint8Array.of(5), p.subarray(1));
+        const variants: CFragCase[] = [
+          ...POINT_FIELDS.map((name) => ({
+            ...c,
+            cfrag: withField(c.cfrag, name, compact(field(c.cfrag, name))),
+          })),
+          { ...c, verifyingKey: compact(c.verifyingKey) },
+          { ...c, delegatingKey: compact(c.delegatingKey) },
+          { ...c, receivingKey: compact(c.receivingKey) },
+        ];
+        for (const variant of variants) {
+          const expected = referenceVerdict(variant); // correct exactly when the original y was even
+          verdicts.add(expected);
+          expect(buildEvidence(variant).correct).to.equal(expected);
+          expect(await judge(f, variant)).to.equal(expected);
+        }
+      }
+      expect([...verdicts].sort()).to.deep.equal([false, true]);
     });
 
     it("judges a self-made kfrag's cfrag incorrect: its proof holds but the owner never signed it", async () => {
