@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:network`: recipient retrieval latency (p50, p99) for a 3-of-5 policy over
+ * HTTPS on loopback at 1, 10 and 50 concurrent recipients, and grants per second. The five
+ * nodes run in this process (each with one crypto worker thread) against the in-process Hardhat
+ * chain, with the node's default policy cache; the recipients share one keep-alive connector.
+ * Prints a Markdown table (docs/benchmarks-network.md).
+ */
+import hre from "hardhat";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { tokens } from "../src/chain/params";
+import { startDevnet } from "../src/cli/devnet";
+import { encryptMessage, NodeConnector, Owner, Recipient, SecretKey } from "../src/client";
+import { getBackend } from "../src/pre";
+
+const ROUNDS: { concurrency: number; requests: number }[] = [
+  { concurrency: 1, requests: 200 },
+  { concurrency: 10, requests: 500 },
+  { concurrency: 50, requests: 500 },
+];
+const GRANTS = 10;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function main(): Promise<void> {
+  await hre.run("compile", { quiet: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nkms-bench-"));
+  const devnet = await startDevnet({
+    hre,
+    nodes: 5,
+    dir,
+    tune: (config) => {
+      config.policyCacheTtlMs = 10_000;
+      config.limits.ratePerSecond = 1_000_000;
+      config.limits.rateBurst = 1_000_000;
+    },
+  });
+  const connector = new NodeConnector();
+  const alice = new Owner({
+    seed: new Uint8Array(32).fill(9),
+    network: devnet.network,
+    wallet: devnet.owner,
+    connector,
+  });
+  const bob = new Recipient({
+    secretKey: SecretKey.random(),
+    connector,
+    defaults: { hedgeDelayMs: 20, nodeTimeoutMs: 60_000 },
+  });
+  try {
+    const grant = await alice.grant({
+      recipient: bob.publicKey,
+      label: "bench",
+      threshold: 3,
+      shares: 5,
+      periods: 30,
+      feeRate: tokens(1n),
+    });
+    const policy = bob.openPolicy(grant.sealedMap);
+    const kit = encryptMessage(alice.labelKey("bench"), Buffer.from("benchmark payload"));
+    // warm up: TLS connections and the nodes' kfrag caches
+    for (let i = 0; i < 20; i++) await bob.decryptMessage(policy, kit);
+
+    const rows: string[] = [];
+    for (const { concurrency, requests } of ROUNDS) {
+      const latencies: number[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next++ < requests) {
+            const t = performance.now();
+            await bob.decryptMessage(policy, kit);
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      latencies.sort((a, b) => a - b);
+      rows.push(
+        `| retrieval 3-of-5, ${concurrency} concurrent | ${requests} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${(requests / seconds).toFixed(0)} retrievals/s |`,
+      );
+      console.error(rows.at(-1));
+    }
+
+    const grantStarted = performance.now();
+    for (let i = 0; i < GRANTS; i++) {
+      await alice.grant({
+        recipient: bob.publicKey,
+        label: "bench",
+        threshold: 3,
+        shares: 5,
+        periods: 30,
+        feeRate: tokens(1n),
+      });
+    }
+    const grantSeconds = (performance.now() - grantStarted) / 1000;
+    rows.push(
+      `| grant 3-of-5 (sample, pay on chain, 5 shares in parallel), sequential | ${GRANTS} | ${((grantSeconds / GRANTS) * 1000).toFixed(0)} | – | ${(GRANTS / grantSeconds).toFixed(2)} grants/s |`,
+    );
+
+    console.log(
+      `Backend: ${getBackend()}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}\n`,
+    );
+    console.log("| operation | count | p50 ms | p99 ms | throughput |");
+    console.log("|---|---|---|---|---|");
+    for (const row of rows) console.log(row);
+  } finally {
+    alice.close();
+    bob.close();
+    connector.close();
+    await devnet.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
