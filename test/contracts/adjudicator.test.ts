@@ -6,6 +6,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { Adjudicator__factory, EscrowForAdjudicatorTest__factory } from "../../typechain-types";
 import { EVIDENCE_LAYOUT, EVIDENCE_Y_ORDER, buildEvidence } from "../../src/pre/evidence";
+import * as pre from "../../src/pre";
 import {
   AdjudicatorInputError,
   evaluateArguments,
@@ -136,6 +137,26 @@ describe("Adjudicator", () => {
         const evidence = buildEvidence(c).bytes;
         evidence[RECOVERY_ID] ^= 1; // the wrong id first: the contract tries the other one
         expect(await judge(f, c, evidence)).to.equal(true);
+      }
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
+    });
+
+    it("judges cfrags made by this project's PRE library correct", async () => {
+      const f = await loadFixture(deployFixture);
+      const delegating = pre.SecretKey.random();
+      const receiving = pre.SecretKey.random();
+      const signer = new pre.Signer(pre.SecretKey.random());
+      const [capsule] = pre.encrypt(delegating.publicKey(), new TextEncoder().encode("ours"));
+      for (const kfrag of pre.generateKFrags(delegating, receiving.publicKey(), signer, 2, 3, true, true)) {
+        const statement = {
+          capsule: capsule.toBytesSimple(),
+          cfrag: pre.reencrypt(capsule, kfrag).toBytesSimple(),
+          verifyingKey: signer.verifyingKey().toBytes(),
+          delegatingKey: delegating.publicKey().toBytes(),
+          receivingKey: receiving.publicKey().toBytes(),
+        };
+        expect(referenceVerdict(statement)).to.equal(true);
+        expect(await judge(f, statement)).to.equal(true);
       }
       expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
     });
