@@ -104,6 +104,7 @@ contract Adjudicator is EIP712 {
     }
 
     /// @notice The EIP-712 digest the node signs for the capsule, cfrag and keys in `evidence`.
+    /// Reverts (UmbralCFragBadEvidenceLength) unless `evidence` has the layout's length.
     function statementDigest(bytes calldata evidence) public view returns (bytes32) {
         UmbralCFragCheck.checkLength(evidence);
         (uint256 cfrag, uint256 keys, uint256 end) = (UmbralCFragCheck.CFRAG, UmbralCFragCheck.KEYS, UmbralCFragCheck.PRECOMPUTED);
@@ -111,7 +112,7 @@ contract Adjudicator is EIP712 {
         bytes32 structHash;
         assembly ("memory-safe") {
             // keccak256(abi.encode(TYPEHASH, keccak(capsule), keccak(cfrag), keccak(keys))), the
-            // parts hashed in place: 3 copies instead of slices and abi.encode (measured ~600 gas)
+            // parts hashed from one copy instead of three slices and abi.encode (measured: 650 gas less)
             let m := mload(0x40)
             calldatacopy(m, evidence.offset, end)
             let capsuleHash := keccak256(m, cfrag)
