@@ -4,7 +4,7 @@
  * transaction, retrieval latencies and balances.
  */
 import hre from "hardhat";
-import { formatUnits } from "ethers";
+import { AbiCoder, formatUnits, getBytes, hexlify, keccak256, randomBytes } from "ethers";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,7 +20,8 @@ import {
   SecretKey,
   type TransactionRecord,
 } from "../src/client";
-import { makeLiar } from "../test/e2e/lying-node";
+import { leakKfragKey, makeLiar } from "../test/e2e/lying-node";
+import { KeyLeakChallenge__factory } from "../typechain-types";
 
 const gasRows: { step: string; transaction: string; gasUsed: bigint }[] = [];
 const latencyRows: { retrieval: string; ms: string }[] = [];
@@ -163,6 +164,52 @@ async function main(): Promise<void> {
     }
     say(
       `stake of the liar: ${nkms(stakeBefore)} → ${nkms((await escrow.stakeOf(liar.staker.address)) as bigint)}; Bob still decrypted with ${audited.servedBy.length} honest nodes`,
+    );
+
+    step("A node leaks its kfrag; a challenger proves it (commit, then reveal) and the node is slashed");
+    const leaker = devnet.nodes.find((d) => d.staker.address === grant.nodes[3].staker)!;
+    const key = await leakKfragKey(
+      leaker.running!,
+      leaker.config.dataDir,
+      DEVNET_PASSPHRASE,
+      getBytes(grant.policyId),
+    );
+    const receipt = grant.receipts.find((r) => r.node === leaker.staker.address)!;
+    const [, , , , , , , , challenger] = await hre.ethers.getSigners();
+    const challenge = KeyLeakChallenge__factory.connect(
+      devnet.deployment.contracts.KeyLeakChallenge!,
+      challenger,
+    );
+    const position = [...((await policyManager.policyNodes(grant.policyId)) as string[])].indexOf(
+      leaker.staker.address,
+    );
+    const salt = hexlify(randomBytes(32));
+    const commitment = keccak256(
+      AbiCoder.defaultAbiCoder().encode(
+        ["address", "bytes16", "uint256", "uint256", "bytes32"],
+        [challenger.address, grant.policyId, position, key, salt],
+      ),
+    );
+    const leakerStake = (await escrow.stakeOf(leaker.staker.address)) as bigint;
+    const challengerBefore = (await token.balanceOf(challenger.address)) as bigint;
+    const committed = await (await challenge.commit(commitment)).wait();
+    const revealed = await (
+      await challenge.reveal(
+        grant.policyId,
+        position,
+        key,
+        salt,
+        receipt.commitmentHash,
+        receipt.custodySignature,
+      )
+    ).wait();
+    gasRows.push({ step: "key leak", transaction: "KeyLeakChallenge.commit", gasUsed: committed!.gasUsed });
+    gasRows.push({ step: "key leak", transaction: "KeyLeakChallenge.reveal", gasUsed: revealed!.gasUsed });
+    say(
+      `node ${short(leaker.staker.address)} let rk of its kfrag leak; its custody receipt binds it to u1 = rk·U`,
+    );
+    say(
+      `stake ${nkms(leakerStake)} → ${nkms((await escrow.stakeOf(leaker.staker.address)) as bigint)}; challenger paid ${nkms(((await token.balanceOf(challenger.address)) as bigint) - challengerBefore)}; node revoked from the policy: ${!(await policyManager.isNodeActive(grant.policyId, position))}`,
     );
 
     step("Alice revokes; Bob is refused");

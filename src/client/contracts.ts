@@ -64,6 +64,7 @@ const POLICY_MANAGER_ABI = [
   "function claimReencryptions(bytes16 policyId, uint256 position, uint64 count, bytes signature)",
   "function policyInfo(bytes16 policyId) view returns (address owner, address recipient, uint256 startPeriod, uint256 endPeriod, uint256 revokedAt, uint256 feeRate, address[] nodes)",
   "function isPolicyActive(bytes16 policyId) view returns (bool)",
+  "function policyNodes(bytes16 policyId) view returns (address[] nodes)",
   "function isNodeActive(bytes16 policyId, uint256 position) view returns (bool)",
   "function metering(bytes16 policyId) view returns (uint96 budget, uint96 price)",
   "function reencryptionsPaid(bytes16 policyId, address node) view returns (uint64)",

@@ -1,11 +1,11 @@
 /**
- * A node that lies: it answers re-encryption requests with a cfrag whose proof scalar z is
+ * Misbehaving nodes, for the e2e tests and the demo. A node that lies: it answers re-encryption requests with a cfrag whose proof scalar z is
  * off by one bit, and signs that wrong cfrag (binding signature and response) with its real
  * operator key, exactly as a malicious operator could. Used by the e2e tests and the demo.
  */
 import { getBytes } from "ethers";
 import { reencryptionDigest } from "../../src/chain/adjudicator";
-import { Capsule, CapsuleFrag } from "../../src/pre";
+import { Capsule, CapsuleFrag, decryptOriginal, KeyFrag, SecretKey } from "../../src/pre";
 import { decode, encode } from "../../src/protocol/codec";
 import { PolicyShare, ReencryptionRequest, ReencryptionResponse } from "../../src/protocol/messages";
 import { OperatorKey } from "../../src/protocol/signing";
@@ -60,4 +60,20 @@ export async function makeLiar(
   return () => {
     service.reencrypt = honest;
   };
+}
+
+/**
+ * What a careless node leaks: the key scalar rk of its kfrag of `policyId`, decrypted from its
+ * stored share with its encrypting key (which only the node holds).
+ */
+export async function leakKfragKey(
+  running: RunningNode,
+  dataDir: string,
+  passphrase: string,
+  policyId: Uint8Array,
+): Promise<bigint> {
+  const secret = SecretKey.fromBEBytes(await readKeystore(nodeFiles(dataDir).encryptingKeystore, passphrase));
+  const share = decode(PolicyShare, running.storage.getShare(policyId)!.share);
+  const kfrag = decryptOriginal(secret, Capsule.fromBytes(share.kfragCapsule), share.kfragCiphertext);
+  return KeyFrag.fromBytes(kfrag).key;
 }

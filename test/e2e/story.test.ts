@@ -19,7 +19,9 @@ import {
 } from "../../src/client";
 import { DEVNET_PASSPHRASE, startDevnet, type Devnet } from "../../src/cli/devnet";
 import { tokens } from "../../src/chain/params";
-import { makeLiar } from "./lying-node";
+import { AbiCoder, getBytes, hexlify, keccak256, randomBytes } from "ethers";
+import { KeyLeakChallenge__factory } from "../../typechain-types";
+import { leakKfragKey, makeLiar } from "./lying-node";
 
 async function* from(...pieces: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const piece of pieces) yield piece;
@@ -149,6 +151,44 @@ describe("e2e: the NKMS story over HTTPS", function () {
     }
   });
 
+  it("a leaked kfrag is challenged (commit, then reveal with the node's custody receipt) and its node slashed", async () => {
+    const leaker = devnet.nodes.find((d) => d.staker.address === grant.nodes[3].staker)!;
+    const key = await leakKfragKey(
+      leaker.running!,
+      leaker.config.dataDir,
+      DEVNET_PASSPHRASE,
+      getBytes(grant.policyId),
+    );
+    const receipt = grant.receipts.find((r) => r.node === leaker.staker.address)!;
+    const [, , , , , , challenger] = await hre.ethers.getSigners();
+    const challenge = KeyLeakChallenge__factory.connect(
+      devnet.deployment.contracts.KeyLeakChallenge!,
+      challenger,
+    );
+    const position = [...(await devnet.contracts.policyManager.policyNodes(grant.policyId))].indexOf(
+      leaker.staker.address,
+    );
+    const salt = hexlify(randomBytes(32));
+    const commitment = keccak256(
+      AbiCoder.defaultAbiCoder().encode(
+        ["address", "bytes16", "uint256", "uint256", "bytes32"],
+        [challenger.address, grant.policyId, position, key, salt],
+      ),
+    );
+    const stakeBefore = (await devnet.contracts.escrow.stakeOf(leaker.staker.address)) as bigint;
+    await (await challenge.commit(commitment)).wait();
+    await expect(
+      challenge.reveal(grant.policyId, position, key, salt, receipt.commitmentHash, receipt.custodySignature),
+    ).to.emit(challenge, "LeakProven");
+    expect((await devnet.contracts.escrow.stakeOf(leaker.staker.address)) < stakeBefore).to.equal(true);
+    expect(await devnet.contracts.policyManager.isNodeActive(grant.policyId, position)).to.equal(false);
+    // the node stops serving the policy; Bob decrypts with the others
+    const { capsule } = encryptMessage(alice.labelKey("reports"), Buffer.from("z"));
+    const result = await bob.retrieve(policy, [capsule], { waitForAll: true });
+    expect(result.servedBy).to.not.include(leaker.staker.address);
+    expect(result.failures.find((f) => f.node === leaker.staker.address)?.code).to.match(/POLICY_REVOKED/);
+  });
+
   it("Alice revokes: every node acknowledges, revocation is guaranteed, and Bob is refused", async () => {
     const refundBefore = (await devnet.contracts.token.balanceOf(devnet.owner.address)) as bigint;
     const revoked = await alice.revoke(grant.map);
@@ -195,8 +235,9 @@ describe("e2e: the NKMS story over HTTPS", function () {
     expect(log.failures).to.deep.equal([]);
     expect(log.nodes).to.have.length(5);
     const served = log.nodes.reduce((sum, n) => sum + n.entries.length, 0);
-    // first decryption (3) + two retrievals with two nodes down (3 + 3) + the liar's round (4 honest + 1)
-    expect(served).to.be.greaterThanOrEqual(3 + 6 + 5);
+    // first decryption (3) + two retrievals with two nodes down (3 + 3) + the liar's round (5)
+    // + the audit after the key leak (4)
+    expect(served).to.be.greaterThanOrEqual(3 + 6 + 5 + 4);
     for (const n of log.nodes) {
       n.entries.forEach((e, i) => {
         expect(e.sequence).to.equal(BigInt(i));
