@@ -258,14 +258,8 @@ export function buildEvidence(input: EvidenceInput): ReencryptionEvidence {
   const yWords = EVIDENCE_Y_ORDER.map(
     (name) => (name === "verifyingKey" ? verifyingKey : cfragPoints[name]).yWord,
   );
-  const products: (NoblePoint | undefined)[] = [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-  ];
+  // z·E, h·e1, z·V, h·v1, z·U, h·u1; those after the first failing equation stay unset (written 0)
+  const products = new Array<NoblePoint | undefined>(6).fill(undefined);
   let recoveryId = 0;
   const verdict = ((): { correct: boolean; defect?: CFragDefect; challenge?: bigint } => {
     const { e1, v1, precursor, e2, v2, u1, u2 } = cfragPoints;
