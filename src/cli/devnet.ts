@@ -7,8 +7,7 @@
  * It needs the repository (hardhat.config.ts and deploy/): it is a development tool.
  */
 import type { Command } from "commander";
-import { getAddress, Wallet, type JsonRpcProvider, type Provider } from "ethers";
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { getAddress, Wallet, type ContractRunner, type JsonRpcProvider, type Provider } from "ethers";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -24,8 +23,21 @@ import { startNode, type RunningNode } from "../node/run";
 
 export const DEVNET_PASSPHRASE = "nkms devnet passphrase (not a secret)";
 
+/**
+ * The parts of the Hardhat runtime (with hardhat-deploy and hardhat-ethers) the devnet uses;
+ * declared here because src/ is built without hardhat.config.ts and its plugins' type extensions.
+ */
+export interface DevnetHardhat {
+  deployments: {
+    fixture(tags: string[]): Promise<unknown>;
+    all(): Promise<Record<string, { address: string }>>;
+  };
+  ethers: { provider: unknown; getSigners(): Promise<(ContractRunner & { address: string })[]> };
+  network: { provider: { send(method: string, params: unknown[]): Promise<unknown> } };
+}
+
 export interface DevnetOptions {
-  hre: HardhatRuntimeEnvironment;
+  hre: DevnetHardhat;
   /** how many nodes to stake and run */
   nodes: number;
   /** directory for the devnet file and the node directories */
@@ -293,7 +305,7 @@ export function registerDevnetCommands(program: Command): void {
       // resolve ts-node from it: run from the repository
       process.chdir(root);
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const hre = require("hardhat") as HardhatRuntimeEnvironment;
+      const hre = require("hardhat") as DevnetHardhat;
       const net = await startDevnet({ hre, nodes, dir, rpcPort: port });
       fs.copyFileSync(net.file, file);
       const summary = {
