@@ -17,3 +17,10 @@ export {
   DEFAULT_CHUNK_SIZE,
   type StreamHeader,
 } from "./stream";
+export {
+  buildEvidence,
+  EVIDENCE_LAYOUT,
+  type CFragDefect,
+  type EvidenceInput,
+  type ReencryptionEvidence,
+} from "./evidence";
