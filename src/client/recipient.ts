@@ -67,6 +67,8 @@ export interface RetrieveResult {
   cfrags: VerifiedCapsuleFrag[][];
   /** the stakers whose cfrags were used */
   servedBy: string[];
+  /** for a metered policy: the cumulative voucher each node that answered holds (claimable on chain) */
+  vouchers: { node: string; count: bigint; signature: Uint8Array }[];
   /** nodes that failed or were not needed before the threshold was reached */
   failures: NodeFailure[];
   incorrect: IncorrectCFragReport[];
@@ -153,8 +155,11 @@ export class Recipient {
       }
       const used = result.successes.slice(0, m);
       return {
-        cfrags: capsules.map((_, i) => used.map((s) => s.value[i])),
+        cfrags: capsules.map((_, i) => used.map((s) => s.value.cfrags[i])),
         servedBy: used.map((s) => s.candidate.staker),
+        vouchers: result.successes.flatMap((s) =>
+          s.value.voucher ? [{ node: s.candidate.staker, ...s.value.voucher }] : [],
+        ),
         failures,
         incorrect,
       };
@@ -171,7 +176,7 @@ export class Recipient {
     incorrect: IncorrectCFragReport[],
     signal: AbortSignal,
     timeoutMs?: number,
-  ): Promise<VerifiedCapsuleFrag[]> {
+  ): Promise<{ cfrags: VerifiedCapsuleFrag[]; voucher?: { count: bigint; signature: Uint8Array } }> {
     const { map } = policy;
     const key = `${hexlify(map.policyId)}/${node.staker}`;
     const voucher =
@@ -190,7 +195,6 @@ export class Recipient {
       ReencryptionResponse,
       { signal, timeoutMs },
     );
-    if (voucher) this.served.set(key, voucher.count);
     if (
       !Buffer.from(response.requestHash).equals(Buffer.from(messageHash(ReencryptionRequest, request))) ||
       response.cfrags.length !== capsules.length ||
@@ -224,7 +228,7 @@ export class Recipient {
         );
       }
     }
-    return verified;
+    return { cfrags: verified, voucher };
   }
 
   /** Builds the evidence of a cfrag that failed verification; always throws the node's failure. */
@@ -291,8 +295,14 @@ export class Recipient {
     }
   }
 
+  /**
+   * The cumulative voucher for `capsules` more re-encryptions by `node`. It counts as given once
+   * signed (the node can claim it even if the answer never arrives), so the count is taken
+   * before any await; concurrent requests to one node must reach it in order.
+   */
   private async voucher(map: PolicyMap, node: NodeInfo, key: string, capsules: number) {
     const count = (this.served.get(key) ?? 0n) + BigInt(capsules);
+    this.served.set(key, count);
     const signature = await signVoucher(this.account, map.chainId, map.policyManager, {
       policyId: map.policyId,
       node: node.staker,

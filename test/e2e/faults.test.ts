@@ -202,4 +202,43 @@ describe("e2e: faults", function () {
       await Promise.all(down.map((i) => devnet.startNode(i)));
     }
   });
+
+  it("a metered policy: Bob's requests carry cumulative vouchers that pay each node per re-encryption", async () => {
+    const price = tokens(2n);
+    const grant = await alice.grant({
+      recipient: bob.publicKey,
+      label: "faults",
+      threshold: 2,
+      shares: 3,
+      periods: 5,
+      feeRate: tokens(1n),
+      metering: { price, budget: tokens(100n) },
+    });
+    expect(grant.transactions.map((t) => t.name)).to.include.members([
+      "setReencryptionPrice",
+      "fundReencryptions",
+    ]);
+    const policy = bob.openPolicy(grant.sealedMap);
+    const { policyManager } = devnet.contracts;
+    expect((await policyManager.metering(grant.policyId)).price).to.equal(price);
+    await bob.retrieve(policy, [capsule()], { mode: "all" });
+    const second = await bob.retrieve(policy, [capsule(), capsule()], { waitForAll: true });
+    expect(second.failures).to.deep.equal([]);
+    const nodes = [...((await policyManager.policyNodes(grant.policyId)) as string[])];
+    for (const voucher of second.vouchers) {
+      // every node served the first retrieval's capsule (mode "all" sends to all) and two more
+      expect(voucher.count).to.equal(3n);
+      const before = (await policyManager.balanceOf(voucher.node)) as bigint;
+      await (
+        await policyManager.claimReencryptions(
+          grant.policyId,
+          nodes.indexOf(voucher.node),
+          voucher.count,
+          voucher.signature,
+        )
+      ).wait();
+      expect(((await policyManager.balanceOf(voucher.node)) as bigint) - before).to.equal(3n * price);
+    }
+    expect(second.vouchers).to.have.length(3);
+  });
 });
