@@ -48,6 +48,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         uint16 shares; // policy shares held (PolicyManager)
         uint32 index; // 1-based position in `stakers`, 0 = never deposited
         uint32 sharesUntil; // the latest end period of the policies it took shares of
+        uint32 slashes; // times slashed: the Adjudicator's penalty history, kept in this warm slot
     }
 
     /// @dev The (at most two) committed periods not yet rewarded, and the stake counted in each.
@@ -327,6 +328,7 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
         value -= taken;
         _values[staker] = value;
         if (st.locked > value) st.locked = uint96(value);
+        st.slashes += 1;
         uint256 paid = reporter == address(0) ? 0 : Math.min(reward, taken);
         emit Slashed(staker, taken, reporter, paid);
         if (paid != 0) token.safeTransfer(reporter, paid);
@@ -383,6 +385,11 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     /// @inheritdoc IStakingEscrow
     function stakeOf(address staker) external view returns (uint256) {
         return _values[staker];
+    }
+
+    /// @notice How many times `staker` has been slashed, by any slasher.
+    function slashCount(address staker) external view returns (uint256) {
+        return _stakes[staker].slashes;
     }
 
     /// @notice The staker's lock: the locked amount, the lock end (wind-down) or remaining lock

@@ -14,6 +14,13 @@ interface IStakingEscrow {
     /// @notice The staker that bonded `operator`, or address(0) if none is bonded to it.
     function stakerFromOperator(address operator) external view returns (address);
 
+    /// @notice The staker `operator` was ever bonded to (kept after unbonding, so statements an
+    /// operator signed stay attributable), or address(0).
+    function operatorStaker(address operator) external view returns (address);
+
+    /// @notice How many times `staker` has been slashed, by any slasher (penalty history).
+    function slashCount(address staker) external view returns (uint256);
+
     /// @notice The operator bonded by `staker`, or address(0).
     function operatorOf(address staker) external view returns (address);
 

@@ -12,6 +12,7 @@ contract EscrowForAdjudicatorTest is IStakingEscrow {
     mapping(address staker => address) public operatorOf;
     mapping(address staker => uint256) public stakeOf;
     mapping(address reporter => uint256) public rewardOf;
+    mapping(address staker => uint256) public slashCount;
     mapping(address slasher => bool) public isSlasher;
     uint256 public burned;
 
@@ -39,6 +40,7 @@ contract EscrowForAdjudicatorTest is IStakingEscrow {
         taken = penalty < stakeOf[staker] ? penalty : stakeOf[staker];
         uint256 paid = reward < taken ? reward : taken;
         stakeOf[staker] -= taken;
+        slashCount[staker] += 1;
         rewardOf[reporter] += paid;
         burned += taken - paid;
         emit Slashed(staker, taken, reporter, paid);

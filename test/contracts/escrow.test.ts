@@ -573,6 +573,16 @@ describe("StakingEscrow", () => {
       await expectStake(e.escrow, s.address, 700n * unit, 700n * unit);
     });
 
+    it("counts every slash of a staker (the Adjudicator's penalty history)", async () => {
+      await stakeAndBond(e, 2);
+      const [s, other] = e.stakers;
+      expect(await e.escrow.slashCount(s.address)).to.equal(0n);
+      await e.escrow.connect(slasher).slash(s.address, unit, e.others[0].address, 0n);
+      await e.escrow.connect(slasher).slash(s.address, unit, ethers.ZeroAddress, 0n);
+      expect(await e.escrow.slashCount(s.address)).to.equal(2n);
+      expect(await e.escrow.slashCount(other.address)).to.equal(0n);
+    });
+
     it("never takes more than the stake, nor pays more than it takes", async () => {
       await stakeAndBond(e, 1);
       const [s] = e.stakers;
