@@ -270,6 +270,24 @@ async function main(): Promise<void> {
     step("Summary");
     console.table(gasRows.map((r) => ({ ...r, gasUsed: r.gasUsed.toString() })));
     console.table(latencyRows);
+    const pmAddress = await policyManager.getAddress();
+    const holders: [string, string][] = [
+      ["Alice (owner)", devnet.owner.address],
+      ["PolicyManager (fees held)", pmAddress],
+      ...grant.nodes.map((n, i): [string, string] => [`node ${i + 1} staker ${short(n.staker)}`, n.staker]),
+    ];
+    console.table(
+      await Promise.all(
+        holders.map(async ([who, address]) => ({
+          account: who,
+          "NKMS balance": nkms((await token.balanceOf(address)) as bigint),
+          stake:
+            address === pmAddress || address === devnet!.owner.address
+              ? "-"
+              : nkms((await escrow.stakeOf(address)) as bigint),
+        })),
+      ),
+    );
   } finally {
     alice?.close();
     bob?.close();
