@@ -237,7 +237,7 @@ export function registerClientCommands(program: Command): void {
       .requiredOption("--in <file>", "the encrypted file")
       .requiredOption("--out <file>", "the plaintext file to write")
       .option("--mode <mode>", "hedged (ask m nodes, more after a delay) or all", "hedged")
-      .option("--hedge-delay <ms>", "delay before asking one more node", "150")
+      .option("--hedge-delay <ms>", "delay before asking one more node (default: adaptive)")
       .option("--timeout <ms>", "give up after this long", "30000")
       .option("--no-report", "do not submit evidence of wrong re-encryptions to the Adjudicator")
       .option(...passphraseOption),
@@ -266,7 +266,8 @@ export function registerClientCommands(program: Command): void {
           o.out,
           recipient.decryptStream(policy, withProgress(readChunks(o.in), size, "decrypting", !o.json), {
             mode: o.mode,
-            hedgeDelayMs: parseInteger(o.hedgeDelay, "--hedge-delay", 0),
+            hedgeDelayMs:
+              o.hedgeDelay === undefined ? undefined : parseInteger(o.hedgeDelay, "--hedge-delay", 0),
             timeoutMs: parseInteger(o.timeout, "--timeout"),
           }),
         );

@@ -3,6 +3,7 @@
  * (parallel and hedged), decrypts, turns wrong cfrags into Adjudicator evidence, and signs
  * per-re-encryption vouchers for metered policies.
  */
+import { performance } from "node:perf_hooks";
 import { getAddress, hexlify, Wallet, type Contract, type Provider } from "ethers";
 import { recoverReencryptionSigner } from "../chain/adjudicator";
 import {
@@ -40,6 +41,10 @@ export interface ReceivedPolicy {
 export interface RetrieveOptions {
   /** "hedged" (default): ask m nodes, one more after each `hedgeDelayMs`; "all": ask every node at once */
   mode?: "hedged" | "all";
+  /**
+   * Default: adaptive, twice the recent typical node answer time (at least 25 ms), so that under
+   * load hedges stay rare instead of multiplying the load.
+   */
   hedgeDelayMs?: number;
   /** per-node request timeout */
   nodeTimeoutMs?: number;
@@ -94,6 +99,8 @@ export class Recipient {
   readonly account: Wallet;
   private readonly connector: NodeConnector;
   private readonly ownConnector: boolean;
+  /** moving average of node answer times (ms), for the adaptive hedge delay */
+  private typicalAnswerMs = 50;
   /** cumulative re-encryptions per policy and node, for vouchers */
   private readonly served = new Map<string, bigint>();
 
@@ -143,7 +150,7 @@ export class Recipient {
         {
           needed: o.waitForAll ? policy.nodes.length : m,
           mode: o.waitForAll ? "all" : (o.mode ?? "hedged"),
-          hedgeDelayMs: o.hedgeDelayMs ?? 150,
+          hedgeDelayMs: o.hedgeDelayMs ?? Math.max(25, 2 * this.typicalAnswerMs),
           signal: d.signal,
         },
       );
@@ -188,6 +195,7 @@ export class Recipient {
       recipientSigner: this.signer,
       voucher,
     });
+    const started = performance.now();
     const response = await this.connector.send(
       node,
       "/v1/reencrypt",
@@ -195,6 +203,7 @@ export class Recipient {
       ReencryptionResponse,
       { signal, timeoutMs },
     );
+    this.typicalAnswerMs = 0.8 * this.typicalAnswerMs + 0.2 * (performance.now() - started);
     if (
       !Buffer.from(response.requestHash).equals(Buffer.from(messageHash(ReencryptionRequest, request))) ||
       response.cfrags.length !== capsules.length ||
