@@ -102,12 +102,13 @@ export function registerStakeCommands(program: Command): void {
     withStaker(o, async ({ escrow, token, policyManager }, address) => {
       const staker = o.staker ? getAddress(o.staker) : address;
       const info = await escrow.stakeInfo(staker);
+      const value = await escrow.stakeOf(staker);
       const period = BigInt(await escrow.currentPeriod());
       const [capacity, held] = await escrow.shareCapacity(staker);
       return {
         staker,
         balance: nkms(await token.balanceOf(staker)),
-        stake: nkms(info.value),
+        stake: nkms(value),
         locked: nkms(await escrow.lockedStakeAt(staker, period)),
         windDown: info.windDown,
         operator: await escrow.operatorOf(staker),

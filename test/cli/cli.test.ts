@@ -207,7 +207,9 @@ describe("cli: the nkms binary against a devnet", function () {
     json(await nkms("stake", "bond", "--operator", operator, "--wallet-key", staker, "--json"));
     const status = json(await nkms("stake", "status", "--wallet-key", staker, "--json"));
     expect(status.operator).to.equal(operator);
+    expect(status.stake).to.equal("20000.0 NKMS");
     expect(status.locked).to.equal("20000.0 NKMS");
+    expect(status.windDown).to.equal(false);
   });
 
   it("says what was wrong and exits non-zero on bad input", async () => {
