@@ -95,7 +95,12 @@ export class CryptoPool {
     const file = path.join(__dirname, compiled ? "crypto-worker.js" : "crypto-worker.ts");
     const worker = new Worker(file, {
       workerData: this.data,
-      execArgv: compiled ? [] : ["--require", "ts-node/register/transpile-only"],
+      // ts-node and the project's tsconfig are found from here, not from the working directory,
+      // so `nkms node run` works from anywhere
+      execArgv: compiled ? [] : ["--require", require.resolve("ts-node/register/transpile-only")],
+      env: compiled
+        ? process.env
+        : { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
     });
     const slot: Slot = { worker };
     worker.on(
