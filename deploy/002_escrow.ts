@@ -1,6 +1,6 @@
 import type { DeployFunction } from "hardhat-deploy/types";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { deployParams, tokens } from "../src/chain/params";
+import { deployParams, escrowConstructorParams, tokens } from "../src/chain/params";
 import { NKMSToken__factory, StakingEscrow__factory } from "../typechain-types";
 
 /**
@@ -11,26 +11,10 @@ const deployEscrow: DeployFunction = async (hre: HardhatRuntimeEnvironment) => {
   const { deployer } = await hre.getNamedAccounts();
   const { deploy, get } = hre.deployments;
   const params = deployParams(hre.network.name);
-  const e = params.escrow;
   const token = await get("NKMSToken");
   const deployed = await deploy("StakingEscrow", {
     from: deployer,
-    args: [
-      token.address,
-      {
-        periodLength: e.periodLength,
-        minLockPeriods: e.minLockPeriods,
-        minBondingPeriods: e.minBondingPeriods,
-        issuancePerPeriod: tokens(e.issuancePerPeriodTokens),
-        k1: e.k1,
-        k2: e.k2,
-        kmax: e.kmax,
-        minStake: tokens(e.minStakeTokens),
-        maxStake: tokens(e.maxStakeTokens),
-        stakePerShare: tokens(e.stakePerShareTokens),
-      },
-      deployer,
-    ],
+    args: [token.address, escrowConstructorParams(params.escrow), deployer],
     log: hre.network.name !== "hardhat",
   });
   const signer = await hre.ethers.getSigner(deployer);

@@ -22,6 +22,8 @@ import {
 } from "../src/client";
 import { leakKfragKey, makeLiar } from "../test/e2e/lying-node";
 import { KeyLeakChallenge__factory } from "../typechain-types";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 
 const gasRows: { step: string; transaction: string; gasUsed: bigint }[] = [];
 const latencyRows: { retrieval: string; ms: string }[] = [];
@@ -42,15 +44,8 @@ function recordGas(stepName: string, records: TransactionRecord[]): void {
 const nkms = (value: bigint) => `${formatUnits(value, 18)} NKMS`;
 const short = (address: string) => `${address.slice(0, 8)}…${address.slice(-4)}`;
 
-async function* from(...pieces: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const piece of pieces) yield piece;
-}
-
-async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const piece of source) out.push(Buffer.from(piece));
-  return Buffer.concat(out);
-}
+/** the pieces as a stream, as a file read would give them */
+const from = (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> => Readable.from(pieces);
 
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   const start = performance.now();
@@ -91,7 +86,7 @@ async function main(): Promise<void> {
     step("Alice encrypts a file to her label 'medical-records' (no network needed)");
     alice = new Owner({ seed: new Uint8Array(32).fill(7), network: devnet.network, wallet: devnet.owner });
     const file = new Uint8Array(1 << 20).map((_, i) => (i * 131) & 0xff);
-    const sealed = await collect(encryptStream(alice.labelKey("medical-records"), from(file)));
+    const sealed = await buffer(encryptStream(alice.labelKey("medical-records"), from(file)));
     say(
       `1 MiB → ${sealed.length} bytes of ciphertext; the label key is ${alice.labelKey("medical-records").toString().slice(0, 30)}…`,
     );
@@ -121,7 +116,7 @@ async function main(): Promise<void> {
     step("Bob decrypts the file: 3 nodes re-encrypt, every cfrag is verified");
     const policy = bob.openPolicy(grant.sealedMap, alice.verifyingKey);
     const plain = await timed("first retrieval (hedged, 3 of 5)", () =>
-      collect(bob!.decryptStream(policy, from(sealed))),
+      buffer(bob!.decryptStream(policy, from(sealed))),
     );
     say(`decrypted ${plain.length} bytes, identical to Alice's: ${plain.equals(Buffer.from(file))}`);
     const message = encryptMessage(alice.labelKey("medical-records"), Buffer.from("a short note"));

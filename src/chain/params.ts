@@ -106,6 +106,22 @@ export function deployParams(network: string): DeployParams {
 }
 
 /** Whole tokens to the smallest unit (18 decimals). */
+/** the StakingEscrow constructor's `Params` struct for these parameters (token units) */
+export function escrowConstructorParams(e: EscrowParams) {
+  return {
+    periodLength: e.periodLength,
+    minLockPeriods: e.minLockPeriods,
+    minBondingPeriods: e.minBondingPeriods,
+    issuancePerPeriod: tokens(e.issuancePerPeriodTokens),
+    k1: e.k1,
+    k2: e.k2,
+    kmax: e.kmax,
+    minStake: tokens(e.minStakeTokens),
+    maxStake: tokens(e.maxStakeTokens),
+    stakePerShare: tokens(e.stakePerShareTokens),
+  };
+}
+
 export function tokens(whole: bigint): bigint {
   return whole * 10n ** 18n;
 }

@@ -9,18 +9,13 @@ import {
   STREAM_HEADER_SIZE,
   type StreamStart,
 } from "../../src/client/writer";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 
 const label = SecretKey.random();
 
-async function* from(...pieces: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const piece of pieces) yield piece;
-}
-
-async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const piece of source) out.push(Buffer.from(piece));
-  return Buffer.concat(out);
-}
+/** the pieces as a stream, as a file read would give them */
+const from = (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> => Readable.from(pieces);
 
 const openWith = (secret: SecretKey) => (start: StreamStart) =>
   StreamDecryptor.original(secret, start.header);
@@ -29,7 +24,7 @@ async function encryptToBytes(plain: Uint8Array, chunkSize: number, pieces = 1):
   const parts: Uint8Array[] = [];
   const step = Math.ceil(plain.length / pieces) || 1;
   for (let i = 0; i < plain.length; i += step) parts.push(plain.subarray(i, i + step));
-  return collect(encryptStream(label.publicKey(), from(...parts), { chunkSize }));
+  return buffer(encryptStream(label.publicKey(), from(...parts), { chunkSize }));
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
@@ -60,7 +55,7 @@ describe("client: writer (encryption to a label key, no network)", () => {
       const sealed = await encryptToBytes(plain, chunk, pieces);
       const slices: Uint8Array[] = [];
       for (let i = 0; i < sealed.length; i += 1000) slices.push(sealed.subarray(i, i + 1000));
-      const opened = await collect(decryptStream(from(...slices), openWith(label)));
+      const opened = await buffer(decryptStream(from(...slices), openWith(label)));
       expect(opened.equals(Buffer.from(plain))).to.equal(true);
     });
   }
@@ -75,21 +70,21 @@ describe("client: writer (encryption to a label key, no network)", () => {
   it("turns truncation and tampering into ClientErrors with codes", async () => {
     const sealed = await encryptToBytes(new Uint8Array(5000).fill(1), 1024);
     await expectCode(
-      collect(decryptStream(from(sealed.subarray(0, sealed.length - 30)), openWith(label))),
+      buffer(decryptStream(from(sealed.subarray(0, sealed.length - 30)), openWith(label))),
       "DECRYPTION_FAILED",
     );
     const flipped = Buffer.from(sealed);
     flipped[STREAM_HEADER_SIZE + 10] ^= 1;
-    await expectCode(collect(decryptStream(from(flipped), openWith(label))), "DECRYPTION_FAILED");
-    await expectCode(collect(decryptStream(from(sealed), openWith(SecretKey.random()))), "DECRYPTION_FAILED");
+    await expectCode(buffer(decryptStream(from(flipped), openWith(label))), "DECRYPTION_FAILED");
+    await expectCode(buffer(decryptStream(from(sealed), openWith(SecretKey.random()))), "DECRYPTION_FAILED");
   });
 
   it("refuses garbage, a short stream and a bad chunk size", async () => {
-    await expectCode(collect(decryptStream(from(Buffer.from("hello")), openWith(label))), "INVALID_DATA");
+    await expectCode(buffer(decryptStream(from(Buffer.from("hello")), openWith(label))), "INVALID_DATA");
     await expectCode(
-      collect(decryptStream(from(Buffer.alloc(STREAM_HEADER_SIZE + 40, 1)), openWith(label))),
+      buffer(decryptStream(from(Buffer.alloc(STREAM_HEADER_SIZE + 40, 1)), openWith(label))),
       "INVALID_DATA",
     );
-    await expectCode(collect(encryptStream(label.publicKey(), from(), { chunkSize: 1 })), "INVALID_ARGUMENT");
+    await expectCode(buffer(encryptStream(label.publicKey(), from(), { chunkSize: 1 })), "INVALID_ARGUMENT");
   });
 });

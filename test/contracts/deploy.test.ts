@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { deployments, ethers, getNamedAccounts } from "hardhat";
-import { deployParams, tokens } from "../../src/chain/params";
+import { deployParams, escrowConstructorParams, tokens } from "../../src/chain/params";
 import {
   KeyLeakChallenge__factory,
   NKMSToken__factory,
@@ -67,18 +67,7 @@ describe("deployment (hardhat-deploy, in-process network)", () => {
       );
       const escrow = await new StakingEscrow__factory(deployer).deploy(
         token,
-        {
-          periodLength: e.periodLength,
-          minLockPeriods: e.minLockPeriods,
-          minBondingPeriods: e.minBondingPeriods,
-          issuancePerPeriod: tokens(e.issuancePerPeriodTokens),
-          k1: e.k1,
-          k2: e.k2,
-          kmax: e.kmax,
-          minStake: tokens(e.minStakeTokens),
-          maxStake: tokens(e.maxStakeTokens),
-          stakePerShare: tokens(e.stakePerShareTokens),
-        },
+        escrowConstructorParams(e),
         deployer.address,
       );
       await token.approve(escrow, tokens(p.rewardReserveTokens));

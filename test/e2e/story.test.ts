@@ -22,16 +22,11 @@ import { tokens } from "../../src/chain/params";
 import { AbiCoder, getBytes, hexlify, keccak256, randomBytes } from "ethers";
 import { KeyLeakChallenge__factory } from "../../typechain-types";
 import { leakKfragKey, makeLiar } from "./lying-node";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 
-async function* from(...pieces: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const piece of pieces) yield piece;
-}
-
-async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const piece of source) out.push(Buffer.from(piece));
-  return Buffer.concat(out);
-}
+/** the pieces as a stream, as a file read would give them */
+const from = (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> => Readable.from(pieces);
 
 describe("e2e: the NKMS story over HTTPS", function () {
   let devnet: Devnet;
@@ -66,11 +61,11 @@ describe("e2e: the NKMS story over HTTPS", function () {
   });
 
   it("Alice encrypts a file to a label key with no network", async () => {
-    sealedFile = await collect(encryptStream(alice.labelKey("reports"), from(file), { chunkSize: 16_384 }));
+    sealedFile = await buffer(encryptStream(alice.labelKey("reports"), from(file), { chunkSize: 16_384 }));
     expect(sealedFile.length).to.be.greaterThan(file.length);
     // and she can always read it herself
     expect(
-      (await collect(alice.decryptStream("reports", from(sealedFile)))).equals(Buffer.from(file)),
+      (await buffer(alice.decryptStream("reports", from(sealedFile)))).equals(Buffer.from(file)),
     ).to.equal(true);
   });
 
@@ -100,7 +95,7 @@ describe("e2e: the NKMS story over HTTPS", function () {
     );
     policy = bob.openPolicy(grant.sealedMap, alice.verifyingKey);
     expect(policy.map.threshold).to.equal(3);
-    const plain = await collect(bob.decryptStream(policy, from(sealedFile)));
+    const plain = await buffer(bob.decryptStream(policy, from(sealedFile)));
     expect(plain.equals(Buffer.from(file))).to.equal(true);
   });
 
@@ -115,7 +110,7 @@ describe("e2e: the NKMS story over HTTPS", function () {
       ]);
       expect(result.servedBy).to.have.length(3);
       expect(result.servedBy).to.not.include.members(grant.nodes.slice(0, 2).map((n) => n.staker));
-      const plain = await collect(bob.decryptStream(policy, from(sealedFile), { mode: "all" }));
+      const plain = await buffer(bob.decryptStream(policy, from(sealedFile), { mode: "all" }));
       expect(plain.equals(Buffer.from(file))).to.equal(true);
     } finally {
       await Promise.all(stopped.map((i) => devnet.startNode(i)));
@@ -197,7 +192,7 @@ describe("e2e: the NKMS story over HTTPS", function () {
     expect(revoked.guaranteed).to.equal(true);
     expect(revoked.transaction?.name).to.equal("revokePolicy");
     expect((await devnet.contracts.token.balanceOf(devnet.owner.address)) > refundBefore).to.equal(true);
-    const error = await collect(bob.decryptStream(policy, from(sealedFile), { mode: "all" })).catch(
+    const error = await buffer(bob.decryptStream(policy, from(sealedFile), { mode: "all" })).catch(
       (e: unknown) => e,
     );
     expect(error).to.be.instanceOf(NodesFailedError);
