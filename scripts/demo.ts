@@ -4,7 +4,7 @@
  * transaction, retrieval latencies and balances.
  */
 import hre from "hardhat";
-import { AbiCoder, formatUnits, getBytes, hexlify, keccak256, randomBytes } from "ethers";
+import { formatUnits, getBytes, hexlify, randomBytes } from "ethers";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,6 +24,7 @@ import { leakKfragKey, makeLiar } from "../test/e2e/lying-node";
 import { KeyLeakChallenge__factory } from "../typechain-types";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
+import { leakCommitment } from "../src/chain/key-leak";
 
 const gasRows: { step: string; transaction: string; gasUsed: bigint }[] = [];
 const latencyRows: { retrieval: string; ms: string }[] = [];
@@ -179,12 +180,7 @@ async function main(): Promise<void> {
       leaker.staker.address,
     );
     const salt = hexlify(randomBytes(32));
-    const commitment = keccak256(
-      AbiCoder.defaultAbiCoder().encode(
-        ["address", "bytes16", "uint256", "uint256", "bytes32"],
-        [challenger.address, grant.policyId, position, key, salt],
-      ),
-    );
+    const commitment = leakCommitment(challenger.address, grant.policyId, position, key, salt);
     const leakerStake = (await escrow.stakeOf(leaker.staker.address)) as bigint;
     const challengerBefore = (await token.balanceOf(challenger.address)) as bigint;
     const committed = await (await challenge.commit(commitment)).wait();

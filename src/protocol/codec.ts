@@ -147,14 +147,19 @@ function checksummed(value: string): string {
 
 /** Bytes with a u32 length prefix, at most `maxLength` of them. */
 export function varBytes(maxLength: number): Field<Uint8Array> {
+  return lengthPrefixed(4, maxLength);
+}
+
+/** Bytes behind a big-endian length prefix of `prefixBytes` bytes, at most `maxLength` of them. */
+function lengthPrefixed(prefixBytes: 2 | 4, maxLength: number): Field<Uint8Array> {
   return {
     write(w, value, where) {
       if (value.length > maxLength) throw new MessageTooLargeError(where, value.length, maxLength);
-      w.uint(value.length, 4);
+      w.uint(value.length, prefixBytes);
       w.push(value);
     },
     read(r, where) {
-      const length = Number(r.uint(4, where));
+      const length = Number(r.uint(prefixBytes, where));
       if (length > maxLength) throw new MessageTooLargeError(where, length, maxLength);
       return r.take(length, where).slice();
     },
@@ -165,7 +170,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** UTF-8 text with a u16 length prefix. */
 export function text(maxLength: number): Field<string> {
-  const bytes = varBytesU16(maxLength);
+  const bytes = lengthPrefixed(2, maxLength);
   return {
     write: (w, value, where) => bytes.write(w, new TextEncoder().encode(value), where),
     read(r, where) {
@@ -175,21 +180,6 @@ export function text(maxLength: number): Field<string> {
       } catch {
         throw new InvalidFieldError(...split(where), "not valid UTF-8");
       }
-    },
-  };
-}
-
-function varBytesU16(maxLength: number): Field<Uint8Array> {
-  return {
-    write(w, value, where) {
-      if (value.length > maxLength) throw new MessageTooLargeError(where, value.length, maxLength);
-      w.uint(value.length, 2);
-      w.push(value);
-    },
-    read(r, where) {
-      const length = Number(r.uint(2, where));
-      if (length > maxLength) throw new MessageTooLargeError(where, length, maxLength);
-      return r.take(length, where).slice();
     },
   };
 }

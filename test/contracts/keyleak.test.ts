@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { KeyLeakChallenge__factory } from "../../typechain-types";
 import type { KeyLeakChallenge } from "../../typechain-types";
 import { currentPeriod, deployPolicyFixture, nextPeriod, rate, testParams } from "./fixtures";
+import { leakCommitment } from "../../src/chain/key-leak";
 
 const N = secp256k1.Point.CURVE().n;
 const ALPHA_BPS = 5_000n;
@@ -76,21 +77,6 @@ async function signReceipt(
   );
 }
 
-function commitmentOf(
-  challenger: string,
-  policyId: string,
-  position: number,
-  key: bigint,
-  salt: string,
-): string {
-  return ethers.keccak256(
-    ethers.AbiCoder.defaultAbiCoder().encode(
-      ["address", "bytes16", "uint256", "uint256", "bytes32"],
-      [challenger, policyId, position, key, salt],
-    ),
-  );
-}
-
 describe("KeyLeakChallenge", () => {
   const kfrags = referenceKfrags(3);
   let f: Awaited<ReturnType<typeof deployKeyLeakFixture>>;
@@ -112,7 +98,7 @@ describe("KeyLeakChallenge", () => {
     const salt = ethers.hexlify(ethers.randomBytes(32));
     await f.challenge
       .connect(challenger)
-      .commit(commitmentOf(challenger.address, ID, position, leaked.key, salt));
+      .commit(leakCommitment(challenger.address, ID, position, leaked.key, salt));
     return f.challenge
       .connect(challenger)
       .reveal(ID, position, leaked.key, salt, leaked.commitmentHash, receipt);
@@ -267,9 +253,9 @@ describe("KeyLeakChallenge", () => {
     await nextPeriod(); // the policy's first period: t = 1
     const salt = ethers.hexlify(ethers.randomBytes(32));
     const k = kfrags[0];
-    await f.challenge.connect(honest).commit(commitmentOf(honest.address, ID, 0, k.key, salt));
+    await f.challenge.connect(honest).commit(leakCommitment(honest.address, ID, 0, k.key, salt));
     // the thief copies the reveal from the mempool: the commitment names the honest challenger
-    const expectedCommitment = commitmentOf(thief.address, ID, 0, k.key, salt);
+    const expectedCommitment = leakCommitment(thief.address, ID, 0, k.key, salt);
     await expect(f.challenge.connect(thief).reveal(ID, 0, k.key, salt, k.commitmentHash, receipts[0]))
       .to.be.revertedWithCustomError(f.challenge, "UnknownCommitment")
       .withArgs(expectedCommitment);
@@ -304,7 +290,7 @@ describe("KeyLeakChallenge", () => {
     const challenger = f.others[3];
     const salt = ethers.hexlify(ethers.randomBytes(32));
     const k = kfrags[2];
-    const commitment = commitmentOf(challenger.address, ID, 2, k.key, salt);
+    const commitment = leakCommitment(challenger.address, ID, 2, k.key, salt);
     await expect(f.challenge.connect(challenger).commit(commitment))
       .to.emit(f.challenge, "ChallengeCommitted")
       .withArgs(commitment, challenger.address);
@@ -397,7 +383,7 @@ describe("KeyLeakChallenge", () => {
             const salt = ethers.ZeroHash;
             await g.challenge
               .connect(challenger)
-              .commit(commitmentOf(challenger.address, ID, position, kfrags[position].key, salt));
+              .commit(leakCommitment(challenger.address, ID, position, kfrags[position].key, salt));
             await g.challenge
               .connect(challenger)
               .reveal(ID, position, kfrags[position].key, salt, kfrags[position].commitmentHash, receipt);

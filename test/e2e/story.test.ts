@@ -19,11 +19,12 @@ import {
 } from "../../src/client";
 import { DEVNET_PASSPHRASE, startDevnet, type Devnet } from "../../src/cli/devnet";
 import { tokens } from "../../src/chain/params";
-import { AbiCoder, getBytes, hexlify, keccak256, randomBytes } from "ethers";
+import { getBytes, hexlify, randomBytes } from "ethers";
 import { KeyLeakChallenge__factory } from "../../typechain-types";
 import { leakKfragKey, makeLiar } from "./lying-node";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
+import { leakCommitment } from "../../src/chain/key-leak";
 
 /** the pieces as a stream, as a file read would give them */
 const from = (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> => Readable.from(pieces);
@@ -164,12 +165,7 @@ describe("e2e: the NKMS story over HTTPS", function () {
       leaker.staker.address,
     );
     const salt = hexlify(randomBytes(32));
-    const commitment = keccak256(
-      AbiCoder.defaultAbiCoder().encode(
-        ["address", "bytes16", "uint256", "uint256", "bytes32"],
-        [challenger.address, grant.policyId, position, key, salt],
-      ),
-    );
+    const commitment = leakCommitment(challenger.address, grant.policyId, position, key, salt);
     const stakeBefore = (await devnet.contracts.escrow.stakeOf(leaker.staker.address)) as bigint;
     await (await challenge.commit(commitment)).wait();
     await expect(

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
-import { AbiCoder, hexlify, keccak256 } from "ethers";
+import { hexlify, keccak256 } from "ethers";
 import hre from "hardhat";
 import { evaluateArguments } from "../../src/chain/adjudicator";
 import { Capsule, CapsuleFrag, decryptReencrypted, encrypt, SecretKey, Signer } from "../../src/pre";
@@ -47,6 +47,7 @@ import {
   type TestNet,
   type TestNode,
 } from "./harness";
+import { leakCommitment } from "../../src/chain/key-leak";
 
 describe("node service over HTTPS", function () {
   let net: TestNet;
@@ -150,12 +151,7 @@ describe("node service over HTTPS", function () {
       );
       const key = grant.kfrags[0].kfrag.key;
       const salt = keccak256(new TextEncoder().encode("salt"));
-      const commitment = keccak256(
-        AbiCoder.defaultAbiCoder().encode(
-          ["address", "bytes16", "uint256", "uint256", "bytes32"],
-          [challenger.address, grant.policyId, 0, key, salt],
-        ),
-      );
+      const commitment = leakCommitment(challenger.address, grant.policyId, 0, key, salt);
       await challenge.commit(commitment);
       await expect(
         challenge.reveal(grant.policyId, 0, key, salt, receipt.commitmentHash, receipt.custodySignature),
