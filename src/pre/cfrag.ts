@@ -196,11 +196,18 @@ export function reencrypt(capsule: Capsule, verifiedKFrag: VerifiedKeyFrag): Ver
   const kfrag = verifiedKFrag.kfrag;
   const rk = kfrag.key;
   const t = randomNonZeroScalar();
-  const e1 = backend.mul(capsule.e, rk);
-  const v1 = backend.mul(capsule.v, rk);
-  const e2 = backend.mul(capsule.e, t);
-  const v2 = backend.mul(capsule.v, t);
-  const u2 = backend.mul(POINT_U, t);
+  // rk·E, rk·V, t·E, t·V, t·U in one constant-time call
+  const [e1, v1, e2, v2, u2] = backend.mulMany(
+    [capsule.e, capsule.v, POINT_U],
+    [rk, t],
+    [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ],
+  );
   const u1 = kfrag.commitment;
   const h = hashToCFragVerification([capsule.e, e1, e2, capsule.v, v1, v2, POINT_U, u1, u2]);
   const z = modN(t + h * rk);

@@ -221,12 +221,33 @@ export interface CurveBackend {
   mulAddPublic(p: CurvePoint, a: bigint, q: CurvePoint, b: bigint): CurvePoint;
   /** Σ kᵢ·Pᵢ; variable-time: public inputs only */
   msmPublic(points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint;
+  /**
+   * scalars[j]·points[i] for each pair [i, j] of `pairs`, constant-time in the scalars. One
+   * call for several products lets a backend share work (a point's table, one inversion).
+   */
+  mulMany(
+    points: readonly CurvePoint[],
+    scalars: readonly bigint[],
+    pairs: readonly (readonly [number, number])[],
+  ): CurvePoint[];
   /** hint: `p` is about to be a base of many public multiplications (builds a window table where that pays) */
   prepareBase(p: CurvePoint): void;
   /** ECDSA over a 32-byte digest, low-s, RFC 6979 nonce hedged with fresh randomness */
   sign(digest: Uint8Array, sk: bigint): Uint8Array;
   /** ECDSA verification; rejects high-s signatures */
   verify(signature: Uint8Array, digest: Uint8Array, pk: CurvePoint): boolean;
+  /** `verify` of many signatures under one key (public data), one result each */
+  verifyMany(signatures: readonly Uint8Array[], digests: readonly Uint8Array[], pk: CurvePoint): boolean[];
+}
+
+/** mulMany from single products */
+function mulEach(
+  mul: (p: CurvePoint, k: bigint) => CurvePoint,
+  points: readonly CurvePoint[],
+  scalars: readonly bigint[],
+  pairs: readonly (readonly [number, number])[],
+): CurvePoint[] {
+  return pairs.map(([i, j]) => mul(points[i], scalars[j]));
 }
 
 const nobleBackend: CurveBackend = {
@@ -269,6 +290,9 @@ const nobleBackend: CurveBackend = {
       ),
     );
   },
+  mulMany(points, scalars, pairs) {
+    return mulEach(nobleBackend.mul, points, scalars, pairs);
+  },
   prepareBase(p) {
     // a width-6 table (~1400 points, a few ms) makes each later multiplyUnsafe ~4× cheaper
     if (p.isIdentity || hasTable(p) || prepared.has(p.noble())) return;
@@ -292,6 +316,11 @@ const nobleBackend: CurveBackend = {
     const e = Fn.create(wordsToBigInt(digest));
     const R = NoblePointCons.BASE.multiplyUnsafe(Fn.mul(e, w)).add(pk.noble().multiplyUnsafe(Fn.mul(r, w)));
     return !R.is0() && Fn.create(R.toAffine().x) === r;
+  },
+  verifyMany(signatures, digests, pk) {
+    // every signature is checked against the same key: a window table for it pays
+    if (signatures.length > 1) nobleBackend.prepareBase(pk);
+    return signatures.map((sig, i) => nobleBackend.verify(sig, digests[i], pk));
   },
 };
 
@@ -355,6 +384,14 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
     if (equalBytes(pu.subarray(1, 33), qu.subarray(1, 33)) && !equalBytes(pu, qu)) return CurvePoint.IDENTITY;
     return CurvePoint.fromUncompressed(lib.publicKeyCombine([pu, qu], false));
   };
+  const verify = (signature: Uint8Array, digest: Uint8Array, pk: CurvePoint): boolean => {
+    if (pk.isIdentity) return false;
+    try {
+      return lib.ecdsaVerify(signature, digest, pk.uncompressed());
+    } catch {
+      return false;
+    }
+  };
   return {
     name: "native",
     decompress(bytes) {
@@ -388,25 +425,195 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
       for (let i = 0; i < points.length; i++) acc = add(acc, mulPublic(points[i], scalars[i]));
       return acc;
     },
+    mulMany(points, scalars, pairs) {
+      return mulEach(mul, points, scalars, pairs);
+    },
     prepareBase() {
       // libsecp256k1 exposes no reusable tables
     },
     sign(digest, sk) {
       return lib.ecdsaSign(digest, scalarToBytes(sk), { data: secureRandomBytes(32) }).signature;
     },
-    verify(signature, digest, pk) {
-      try {
-        return lib.ecdsaVerify(signature, digest, pk.uncompressed());
-      } catch {
-        return false;
-      }
+    verify,
+    verifyMany(signatures, digests, pk) {
+      return signatures.map((sig, i) => verify(sig, digests[i], pk));
     },
   };
 }
 
+/** the functions of our own addon, native/nkms_secp256k1.c (see there for the contracts) */
+interface NkmsAddon {
+  mulMany(points: Uint8Array, scalars: Uint8Array, pairs: Uint8Array): Uint8Array;
+  mulGen(k: Uint8Array): Uint8Array;
+  msm(points: Uint8Array, scalars: Uint8Array, g: Uint8Array | null): Uint8Array | null;
+  ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pk: Uint8Array): boolean;
+  ecdsaVerifyMany(signatures: Uint8Array, digests: Uint8Array, pk: Uint8Array): Uint8Array;
+  randomize(seed: Uint8Array): void;
+}
+
+/** @internal why the addon did not load (undefined when it did) */
+export let addonLoadError: string | undefined;
+
+function loadAddon(): NkmsAddon | undefined {
+  try {
+    // an explicit path, built by scripts/build-native.cjs: src/pre or dist/pre → build/Release
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { join } = require("node:path") as typeof import("node:path");
+    const file = join(__dirname, "..", "..", "build", "Release", "nkms_secp256k1.node");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require(file) as NkmsAddon;
+    // fresh blinding for the constant-time fixed-base multiplications (G and U)
+    addon.randomize(randomBytes(32));
+    return addon;
+  } catch (e) {
+    addonLoadError = e instanceof Error ? e.message : String(e);
+    return undefined;
+  }
+}
+
+/**
+ * The `native` backend on our addon: constant-time products by secret scalars with
+ * secp256k1_ecmult_const (tables shared between products of one point, no JS callback) and
+ * a blinded fixed-base comb for U; multi-scalar multiplication with Strauss/Pippenger
+ * (secp256k1_ecmult_multi_var and a variant that does not split 128-bit scalars); ECDSA
+ * verification of many signatures by one key with a table for the key. Parsing, sums and
+ * signing stay with the `secp256k1` binding.
+ */
+function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
+  const base = nativeBackend(lib);
+  const packPoints = (points: readonly CurvePoint[]): Uint8Array => {
+    const out = new Uint8Array(65 * points.length);
+    for (let i = 0; i < points.length; i++) out.set(points[i].uncompressed(), 65 * i);
+    return out;
+  };
+  const packScalars = (scalars: readonly bigint[]): Uint8Array => {
+    const out = new Uint8Array(32 * scalars.length);
+    for (let i = 0; i < scalars.length; i++) out.set(scalarToBytes(scalars[i]), 32 * i);
+    return out;
+  };
+  const fromResult = (bytes: Uint8Array | null): CurvePoint =>
+    bytes ? CurvePoint.fromUncompressed(bytes) : CurvePoint.IDENTITY;
+  const msmPublic = (points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint => {
+    // G goes to libsecp256k1's precomputed generator tables; identity and zero terms drop out
+    let g = 0n;
+    const ps: CurvePoint[] = [];
+    const ks: bigint[] = [];
+    for (let i = 0; i < points.length; i++) {
+      if (points[i].isIdentity || scalars[i] === 0n) continue;
+      if (points[i] === GENERATOR) g = modN(g + scalars[i]);
+      else {
+        ps.push(points[i]);
+        ks.push(scalars[i]);
+      }
+    }
+    if (ps.length === 0)
+      return g === 0n
+        ? CurvePoint.IDENTITY
+        : fromResult(addon.msm(new Uint8Array(0), new Uint8Array(0), scalarToBytes(g)));
+    return fromResult(addon.msm(packPoints(ps), packScalars(ks), g === 0n ? null : scalarToBytes(g)));
+  };
+  const mulMany = (
+    points: readonly CurvePoint[],
+    scalars: readonly bigint[],
+    pairs: readonly (readonly [number, number])[],
+  ): CurvePoint[] => {
+    const out: CurvePoint[] = new Array<CurvePoint>(pairs.length).fill(CurvePoint.IDENTITY);
+    const live: number[] = [];
+    for (let q = 0; q < pairs.length; q++) {
+      const [i, j] = pairs[q];
+      if (!points[i].isIdentity && scalars[j] !== 0n) live.push(q);
+    }
+    if (live.length === 0) return out;
+    // only the points and scalars of live products cross (the addon rejects identity and 0)
+    const pointIndex = new Map<number, number>();
+    const scalarIndex = new Map<number, number>();
+    const indices = new Uint8Array(2 * live.length);
+    live.forEach((q, n) => {
+      const [i, j] = pairs[q];
+      if (!pointIndex.has(i)) pointIndex.set(i, pointIndex.size);
+      if (!scalarIndex.has(j)) scalarIndex.set(j, scalarIndex.size);
+      indices[2 * n] = pointIndex.get(i)!;
+      indices[2 * n + 1] = scalarIndex.get(j)!;
+    });
+    const result = addon.mulMany(
+      packPoints([...pointIndex.keys()].map((i) => points[i])),
+      packScalars([...scalarIndex.keys()].map((j) => scalars[j])),
+      indices,
+    );
+    live.forEach((q, n) => {
+      out[q] = CurvePoint.fromUncompressed(result.subarray(65 * n, 65 * n + 65));
+    });
+    return out;
+  };
+  return {
+    ...base,
+    mulBase(k) {
+      return k === 0n ? CurvePoint.IDENTITY : CurvePoint.fromUncompressed(addon.mulGen(scalarToBytes(k)));
+    },
+    mul(p, k) {
+      return mulMany([p], [k], [[0, 0]])[0];
+    },
+    mulMany,
+    mulPublic(p, k) {
+      return msmPublic([p], [k]);
+    },
+    mulAddPublic(p, a, q, b) {
+      return msmPublic([p, q], [a, b]);
+    },
+    msmPublic,
+    verify(signature, digest, pk) {
+      if (pk.isIdentity || signature.length !== 64 || digest.length !== 32) return false;
+      return addon.ecdsaVerify(signature, digest, pk.uncompressed());
+    },
+    verifyMany(signatures, digests, pk) {
+      if (signatures.length < 2) return signatures.map((sig, i) => this.verify(sig, digests[i], pk));
+      if (pk.isIdentity || signatures.some((s, i) => s.length !== 64 || digests[i].length !== 32)) {
+        return signatures.map((sig, i) => base.verify(sig, digests[i], pk));
+      }
+      const sigs = new Uint8Array(64 * signatures.length);
+      const dgs = new Uint8Array(32 * signatures.length);
+      signatures.forEach((sig, i) => sigs.set(sig, 64 * i));
+      digests.forEach((d, i) => dgs.set(d, 32 * i));
+      return Array.from(addon.ecdsaVerifyMany(sigs, dgs, pk.uncompressed()), (v) => v === 1);
+    },
+  };
+}
+
+/**
+ * How the `native` backend reaches libsecp256k1: `addon`, our own Node-API addon
+ * (build/Release/nkms_secp256k1.node, built by scripts/build-native.cjs), or `binding`, the
+ * `secp256k1` package's binding alone (slower: no multi-scalar multiplication, a JS callback
+ * per constant-time product).
+ */
+export type NativeEngine = "addon" | "binding";
+
+const addon = native ? loadAddon() : undefined;
+
+const nativeEngines: Partial<Record<NativeEngine, CurveBackend>> = native
+  ? { ...(addon ? { addon: addonBackend(addon, native) } : {}), binding: nativeBackend(native) }
+  : {};
+
+/** @internal the engine chosen by a value of NKMS_PRE_NATIVE_ENGINE (unset or "auto": addon when loaded) */
+export function nativeEngineForEnv(requested: string | undefined): NativeEngine | undefined {
+  if (!native) return undefined;
+  if (!requested || requested === "auto") return nativeEngines.addon ? "addon" : "binding";
+  if (!nativeEngines[requested as NativeEngine]) {
+    throw new PreError(
+      "BACKEND_UNAVAILABLE",
+      `NKMS_PRE_NATIVE_ENGINE=${requested}: no such native engine loaded` +
+        (requested === "addon" && addonLoadError ? ` (${addonLoadError})` : ""),
+    );
+  }
+  return requested as NativeEngine;
+}
+
+let nativeEngine = nativeEngineForEnv(
+  typeof process !== "undefined" ? process.env?.NKMS_PRE_NATIVE_ENGINE : undefined,
+);
+
 const backends: Partial<Record<BackendName, CurveBackend>> = {
   noble: nobleBackend,
-  ...(native ? { native: nativeBackend(native) } : {}),
+  ...(nativeEngine ? { native: nativeEngines[nativeEngine] } : {}),
 };
 
 /** @internal the backend chosen by a value of NKMS_PRE_BACKEND (unset or "auto": native when loaded) */
@@ -444,6 +651,32 @@ export function getBackend(): BackendName {
 /** the backends that loaded in this environment */
 export function availableBackends(): BackendName[] {
   return (Object.keys(backends) as BackendName[]).filter((n) => backends[n]);
+}
+
+/** how the `native` backend reaches libsecp256k1 (undefined when it did not load) */
+export function getNativeEngine(): NativeEngine | undefined {
+  return nativeEngine;
+}
+
+/** the native engines that loaded here: `addon` needs build/Release/nkms_secp256k1.node */
+export function availableNativeEngines(): NativeEngine[] {
+  return (Object.keys(nativeEngines) as NativeEngine[]).filter((n) => nativeEngines[n]);
+}
+
+/** selects the engine behind the `native` backend (for tests and benchmarks) */
+export function setNativeEngine(engine: NativeEngine): void {
+  const b = nativeEngines[engine];
+  if (!b) {
+    throw new PreError(
+      "BACKEND_UNAVAILABLE",
+      `native engine "${engine}" is not available here` +
+        (engine === "addon" && addonLoadError ? ` (${addonLoadError})` : ""),
+    );
+  }
+  const wasActive = active === backends.native;
+  nativeEngine = engine;
+  backends.native = b;
+  if (wasActive) active = b;
 }
 
 // ---------------------------------------------------------------------------------------

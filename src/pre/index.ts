@@ -3,7 +3,16 @@
  * reference implementation (umbral-pre 0.10/0.11). See docs/pre.md.
  */
 export { PreError, type PreErrorCode } from "./errors";
-export { setBackend, getBackend, availableBackends, type BackendName } from "./curve";
+export {
+  setBackend,
+  getBackend,
+  availableBackends,
+  getNativeEngine,
+  availableNativeEngines,
+  setNativeEngine,
+  type BackendName,
+  type NativeEngine,
+} from "./curve";
 export { SecretKey, PublicKey, Signature, Signer, SecretKeyFactory } from "./keys";
 export { Capsule, encrypt, decryptOriginal } from "./capsule";
 export { KeyFrag, VerifiedKeyFrag, generateKFrags } from "./kfrag";

@@ -13,19 +13,19 @@ import {
   modN,
   type CurveBackend,
 } from "../../src/pre/curve";
+import { implementations, select } from "./helpers";
 
-/** every backend's result for `f`, as compressed bytes (or "identity") */
+/** every backend's (and native engine's) result for `f`, as compressed bytes (or "identity") */
 function onEveryBackend(f: (b: CurveBackend) => CurvePoint): string[] {
-  const previous = getBackend();
-  try {
-    return availableBackends().map((name) => {
-      setBackend(name);
+  return implementations().map((impl) => {
+    const restore = select(impl);
+    try {
       const p = f(currentBackend());
       return p.isIdentity ? "identity" : Buffer.from(p.toBytes()).toString("hex");
-    });
-  } finally {
-    setBackend(previous);
-  }
+    } finally {
+      restore();
+    }
+  });
 }
 
 const scalar = fc.bigInt({ min: 0n, max: ORDER - 1n });
@@ -81,9 +81,8 @@ describe("curve backends", function () {
   it("represent the identity: P + (−P), 0·P, identity operands, and double P + P correctly", function () {
     fc.assert(
       fc.property(nonZero, (k) => {
-        for (const name of availableBackends()) {
-          const previous = getBackend();
-          setBackend(name);
+        for (const impl of implementations()) {
+          const restore = select(impl);
           try {
             const be = currentBackend();
             const P = be.mulBase(k);
@@ -101,7 +100,7 @@ describe("curve backends", function () {
             expect(be.mulAddPublic(GENERATOR, k, GENERATOR, ORDER - k).isIdentity).to.equal(true);
             expect(be.msmPublic([P, P], [k, modN(-k)]).isIdentity).to.equal(true);
           } finally {
-            setBackend(previous);
+            restore();
           }
         }
       }),

@@ -1,7 +1,16 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { hexToBytes } from "@noble/hashes/utils.js";
-import { availableBackends, getBackend, setBackend, type BackendName } from "../../src/pre";
+import {
+  availableBackends,
+  availableNativeEngines,
+  getBackend,
+  getNativeEngine,
+  setBackend,
+  setNativeEngine,
+  type BackendName,
+  type NativeEngine,
+} from "../../src/pre";
 
 export const hex = (s: string): Uint8Array => hexToBytes(s);
 
@@ -12,17 +21,48 @@ export function loadVectors(name: string): any {
   );
 }
 
-/** runs `body` once per curve backend, with that backend selected */
+/** a curve backend, and for `native` the engine behind it */
+export interface Implementation {
+  backend: BackendName;
+  engine?: NativeEngine;
+  label: string;
+}
+
+/** every backend that loaded, the native one once per native engine (addon, binding) */
+export function implementations(): Implementation[] {
+  return availableBackends().flatMap((backend): Implementation[] =>
+    backend === "native"
+      ? availableNativeEngines().map((engine) => ({
+          backend,
+          engine,
+          label: `native backend, ${engine} engine`,
+        }))
+      : [{ backend, label: `${backend} backend` }],
+  );
+}
+
+/** selects `impl`; returns a function restoring the previous selection */
+export function select(impl: Implementation): () => void {
+  const previous = getBackend();
+  const previousEngine = getNativeEngine();
+  setBackend(impl.backend);
+  if (impl.engine) setNativeEngine(impl.engine);
+  return () => {
+    if (previousEngine) setNativeEngine(previousEngine);
+    setBackend(previous);
+  };
+}
+
+/** runs `body` once per curve backend (and native engine), with that one selected */
 export function forEachBackend(body: (backend: BackendName) => void): void {
-  for (const backend of availableBackends()) {
-    describe(`[${backend} backend]`, function () {
-      let previous: BackendName;
+  for (const impl of implementations()) {
+    describe(`[${impl.label}]`, function () {
+      let restore: () => void;
       before(() => {
-        previous = getBackend();
-        setBackend(backend);
+        restore = select(impl);
       });
-      after(() => setBackend(previous));
-      body(backend);
+      after(() => restore());
+      body(impl.backend);
     });
   }
 }
