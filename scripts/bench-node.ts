@@ -6,9 +6,12 @@
  * (`nkms node run`), against the contracts on the in-process Hardhat network over JSON-RPC;
  * the load generator runs in this process with requests signed before each run.
  * Env: BENCH_SECONDS (baseline measurement per thread, default 3), BENCH_REQUESTS (requests per
- * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16").
+ * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16"), BENCH_BATCHES
+ * (capsules per request, default "1,10,64"), BENCH_NODE_ARGS
+ * (extra Node flags for the node process, e.g. "--cpu-prof").
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
@@ -24,7 +27,7 @@ import { createTestNode, eventually, PASSPHRASE, startTestNet } from "../test/no
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,2,4,8,16").split(",").map(Number);
-const BATCH = 10;
+const BATCHES = (process.env.BENCH_BATCHES ?? "1,10,64").split(",").map(Number);
 
 /**
  * The baseline: a worker thread that re-encrypts in a tight loop for `ms` with the PRE library
@@ -81,6 +84,12 @@ async function libraryRate(threads: number, wire = false): Promise<number> {
   return counts.reduce((a, b) => a + b, 0) / SECONDS;
 }
 
+/** CPU time (user + system, ms) a process has used so far, all threads, from /proc. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -110,7 +119,15 @@ async function main(): Promise<void> {
   });
   const child = spawn(
     process.execPath,
-    [path.join(__dirname, "..", "bin", "nkms.cjs"), "node", "run", "--config", testNode.configFile],
+    [
+      // BENCH_NODE_ARGS: extra Node flags for the node process, e.g. "--cpu-prof --cpu-prof-dir=prof"
+      ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      path.join(__dirname, "..", "bin", "nkms.cjs"),
+      "node",
+      "run",
+      "--config",
+      testNode.configFile,
+    ],
     {
       env: { ...process.env, NKMS_PASSPHRASE: PASSPHRASE },
       stdio: ["ignore", "ignore", "inherit"],
@@ -171,6 +188,9 @@ async function main(): Promise<void> {
       reencPerSecond: number;
       p50: number;
       p99: number;
+      /** CPU ms per request: the node process (all threads) and this load-generating process */
+      nodeCpu: number;
+      clientCpu: number;
     }
     const closedLoop = async (batch: number, concurrency: number): Promise<Run> => {
       const bodies = makeRequests(Math.max(concurrency * 4, Math.round(REQUESTS / batch)), batch);
@@ -179,6 +199,8 @@ async function main(): Promise<void> {
       await Promise.all(makeRequests(concurrency, 1).map((body) => send(agent, body)));
       const latencies: number[] = [];
       let next = 0;
+      const nodeCpu0 = processCpuMs(child.pid!);
+      const clientCpu0 = process.cpuUsage();
       const start = performance.now();
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
@@ -186,6 +208,9 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - start) / 1000;
+      const nodeCpu = (processCpuMs(child.pid!) - nodeCpu0) / bodies.length;
+      const clientUsage = process.cpuUsage(clientCpu0);
+      const clientCpu = (clientUsage.user + clientUsage.system) / 1000 / bodies.length;
       agent.destroy();
       latencies.sort((a, b) => a - b);
       return {
@@ -194,11 +219,13 @@ async function main(): Promise<void> {
         reencPerSecond: (bodies.length * batch) / seconds,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
+        nodeCpu,
+        clientCpu,
       };
     };
 
     const runs: Run[] = [];
-    for (const batch of [1, BATCH]) {
+    for (const batch of BATCHES) {
       for (const concurrency of CONCURRENCY) runs.push(await closedLoop(batch, concurrency));
     }
     // the library measured again after the node's runs: the mean of both is the reference
@@ -217,20 +244,20 @@ async function main(): Promise<void> {
       `| Capsule.fromBytes + reencrypt + cfrag.toBytes, ${cores} threads | ${before.wire.toFixed(0)} | ${after.wire.toFixed(0)} | ${wire.toFixed(0)} |`,
     );
     console.log(
-      "\n| capsules per request | concurrency | re-encryptions/s | vs reencrypt alone | vs decode+reencrypt+encode | p50 ms | p99 ms |",
+      "\n| capsules per request | concurrency | re-encryptions/s | vs reencrypt alone | vs decode+reencrypt+encode | p50 ms | p99 ms | node CPU ms/request | load generator CPU ms/request |",
     );
-    console.log("|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const r of runs) {
       const pct = (x: number) => `${((100 * r.reencPerSecond) / x).toFixed(0)}%`;
       console.log(
-        `| ${r.batch} | ${r.concurrency} | ${r.reencPerSecond.toFixed(0)} | ${pct(bare)} | ${pct(wire)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
+        `| ${r.batch} | ${r.concurrency} | ${r.reencPerSecond.toFixed(0)} | ${pct(bare)} | ${pct(wire)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.nodeCpu.toFixed(2)} | ${r.clientCpu.toFixed(2)} |`,
       );
     }
 
     // open loop at half of the best sustained load, for each request size
     console.log("\n| capsules per request | offered load (reenc/s) | requests/s | p50 ms | p99 ms |");
     console.log("|---:|---:|---:|---:|---:|");
-    for (const batch of [1, BATCH]) {
+    for (const batch of BATCHES) {
       const best = Math.max(...runs.filter((r) => r.batch === batch).map((r) => r.reencPerSecond));
       const requestRate = best / 2 / batch;
       const count = Math.max(100, Math.round(requestRate * 4));

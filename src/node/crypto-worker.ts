@@ -20,6 +20,7 @@ import {
   type VerifiedKeyFrag,
 } from "../pre";
 import { keccak, OperatorKey } from "../protocol/signing";
+import type { TaskOutcome } from "./pool";
 
 export interface CryptoWorkerData {
   encryptingSecret: Uint8Array;
@@ -79,7 +80,15 @@ export function createCryptoHandler(data: CryptoWorkerData) {
     );
 
   const open = (keys: ShareKeys): VerifiedKeyFrag => {
-    const cacheKey = createHash("sha256").update(keys.capsule).update(keys.ciphertext).digest("base64");
+    // the kfrag is verified against the share's keys, so they are part of what the cache vouches
+    // for: the same encrypted kfrag presented with other keys is verified again (and refused)
+    const cacheKey = createHash("sha256")
+      .update(keys.capsule)
+      .update(keys.ciphertext)
+      .update(keys.ownerVerifyingKey)
+      .update(keys.delegatingKey)
+      .update(keys.recipientVerifyingKey)
+      .digest("base64");
     const cached = kfrags.get(cacheKey);
     if (cached) return cached;
     let kfragBytes: Uint8Array;
@@ -149,15 +158,22 @@ export function createCryptoHandler(data: CryptoWorkerData) {
 if (!isMainThread && parentPort) {
   const port = parentPort;
   const handle = createCryptoHandler(workerData as CryptoWorkerData);
-  port.on("message", (task: CryptoTask) => {
-    try {
-      const result = handle(task);
-      if (result) port.postMessage({ ok: true, result });
-    } catch (error) {
-      const code =
-        error instanceof TaskError ? error.code : ((error as { code?: string }).code ?? "CRYPTO_FAILED");
-      port.postMessage({ ok: false, code, message: (error as Error).message });
+  // a batch of tasks (answered with one outcome per task, in order), or a bare "forget"
+  port.on("message", (message: CryptoTask[] | CryptoTask) => {
+    if (!Array.isArray(message)) {
+      handle(message);
+      return;
     }
+    const outcomes: TaskOutcome[] = message.map((task) => {
+      try {
+        return { ok: true, result: handle(task)! };
+      } catch (error) {
+        const code =
+          error instanceof TaskError ? error.code : ((error as { code?: string }).code ?? "CRYPTO_FAILED");
+        return { ok: false, code, message: (error as Error).message };
+      }
+    });
+    port.postMessage(outcomes);
   });
   port.postMessage({ ready: true });
 }

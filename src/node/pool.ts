@@ -38,8 +38,13 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job?: Job;
+  /** the jobs the worker is running, in the order of its answers */
+  jobs: Job[];
 }
+
+/** A worker's answer for one task. */
+export type TaskOutcome =
+  { ok: true; result: CryptoTaskResult } | { ok: false; code: string; message: string };
 
 export class CryptoPool {
   private slots: Slot[] = [];
@@ -102,23 +107,22 @@ export class CryptoPool {
         ? process.env
         : { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
     });
-    const slot: Slot = { worker };
-    worker.on(
-      "message",
-      (message: { ok: true; result: CryptoTaskResult } | { ok: false; code: string; message: string }) => {
-        const job = slot.job;
-        slot.job = undefined;
-        if (job) {
-          if (message.ok) job.resolve(message.result);
-          else job.reject(new WorkerTaskError(message.code, message.message));
-        }
-        this.dispatch();
-      },
-    );
+    const slot: Slot = { worker, jobs: [] };
+    worker.on("message", (outcomes: TaskOutcome[] | { ready: true }) => {
+      if (!Array.isArray(outcomes)) return; // the worker's "ready"
+      const jobs = slot.jobs;
+      slot.jobs = [];
+      jobs.forEach((job, i) => {
+        const outcome = outcomes[i];
+        if (outcome.ok) job.resolve(outcome.result);
+        else job.reject(new WorkerTaskError(outcome.code, outcome.message));
+      });
+      this.dispatch();
+    });
     const replace = (reason: string) => {
-      const job = slot.job;
-      slot.job = undefined;
-      if (job) job.reject(new WorkerCrashedError(reason));
+      const jobs = slot.jobs;
+      slot.jobs = [];
+      for (const job of jobs) job.reject(new WorkerCrashedError(reason));
       if (this.closed) return;
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots[index] = this.spawn();
@@ -131,13 +135,17 @@ export class CryptoPool {
     return slot;
   }
 
+  /**
+   * Hands queued tasks to idle workers. Under load each idle worker takes its share of the
+   * queue in one message (one thread hop for many requests); when idle, a task goes at once.
+   */
   private dispatch(): void {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
-      if (slot.job) continue;
-      const job = this.queue.shift()!;
-      slot.job = job;
-      slot.worker.postMessage(job.task);
+      if (slot.jobs.length > 0) continue;
+      const share = Math.ceil(this.queue.length / this.slots.length);
+      slot.jobs = this.queue.splice(0, share);
+      slot.worker.postMessage(slot.jobs.map((job) => job.task));
     }
   }
 }

@@ -182,7 +182,9 @@ export class NodeService {
       if (result.kind !== "reencrypt") throw new Error("worker answered another task");
       // the policy may have been revoked while the worker ran
       if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
-      const requestHash = messageHash(ReencryptionRequest, request);
+      // the codec has one encoding per message (decode refused anything else), so this is
+      // messageHash(ReencryptionRequest, request) without encoding the request again
+      const requestHash = keccak(body);
       let entryHash: Uint8Array = ZERO_HASH;
       const served = { capsules: request.capsules.length, voucher };
       const fresh = this.d.storage.recordServed(
@@ -201,8 +203,9 @@ export class NodeService {
             capsuleHashes: result.capsuleHashes,
             servedAt: BigInt(Date.now()),
           });
-          entryHash = messageHash(AccessLogEntry, entry);
-          return { entry: encode(AccessLogEntry, entry), hash: entryHash, sequence: entry.sequence };
+          const bytes = encode(AccessLogEntry, entry);
+          entryHash = keccak(bytes);
+          return { entry: bytes, hash: entryHash, sequence: entry.sequence };
         },
       );
       if (!fresh) throw this.replayed();

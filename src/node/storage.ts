@@ -38,6 +38,8 @@ type Row = Record<string, unknown>;
 export class NodeStorage {
   readonly db: Database.Database;
   readonly file: string;
+  /** One transaction wrapper for every write (BEGIN … COMMIT, ROLLBACK on a throw). */
+  private readonly inTransaction: (fn: () => unknown) => unknown;
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true });
@@ -63,6 +65,7 @@ export class NodeStorage {
         policy_id BLOB PRIMARY KEY, count INTEGER NOT NULL,
         voucher_count INTEGER NOT NULL DEFAULT 0, voucher_signature BLOB, claimed INTEGER NOT NULL DEFAULT 0);
     `);
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
   }
 
   private statements = new Map<string, Database.Statement>();
@@ -77,14 +80,24 @@ export class NodeStorage {
     return statement;
   }
 
-  private durable<T>(fn: () => T): T {
-    this.db.pragma("synchronous = FULL");
-    return this.db.transaction(fn)();
+  private synchronous: "FULL" | "NORMAL" = "FULL";
+
+  private write<T>(synchronous: "FULL" | "NORMAL", fn: () => T): T {
+    if (this.synchronous !== synchronous) {
+      this.db.pragma(`synchronous = ${synchronous}`);
+      this.synchronous = synchronous;
+    }
+    return this.inTransaction(fn) as T;
   }
 
+  /** A transaction that is on disk (fsync) when it returns. */
+  private durable<T>(fn: () => T): T {
+    return this.write("FULL", fn);
+  }
+
+  /** A transaction that survives a crash of the process, not a power loss. */
   private fast<T>(fn: () => T): T {
-    this.db.pragma("synchronous = NORMAL");
-    return this.db.transaction(fn)();
+    return this.write("NORMAL", fn);
   }
 
   /** Stores a share durably; returns false if the policy already has one (left unchanged). */

@@ -188,6 +188,26 @@ describe("node service over HTTPS", function () {
       await expectRefusal(post(node, "/v1/shares", await shareFor(mixed, node)), 400, "KFRAG_INVALID");
     });
 
+    it("re-verifies a stored encrypted kfrag presented again under other keys (a framing attempt)", async () => {
+      // an owner re-uses an accepted share's encrypted kfrag for a second policy with another
+      // recipient: had the node trusted its cache of verified kfrags, it would serve cfrags
+      // whose kfrag signature fails under the keys it vouches for, and be slashed for it
+      const grant = await createPolicy(net, owner(), mine());
+      const first = decode(PolicyShare, await shareFor(grant, node));
+      await post(node, "/v1/shares", encode(PolicyShare, first));
+      const second = await createPolicy(net, owner(), mine());
+      const { signature: _, ...rest } = decode(
+        PolicyShare,
+        await shareFor({ ...second, ownerSigner: grant.ownerSigner, delegatingSk: grant.delegatingSk }, node),
+      );
+      const reused = signUmbral(
+        PolicyShare,
+        { ...rest, kfragCapsule: first.kfragCapsule, kfragCiphertext: first.kfragCiphertext },
+        grant.ownerSigner,
+      );
+      await expectRefusal(post(node, "/v1/shares", encode(PolicyShare, reused)), 400, "KFRAG_INVALID");
+    });
+
     it("refuses a kfrag encrypted to another key", async () => {
       const grant = await createPolicy(net, owner(), mine());
       const elsewhere = {

@@ -17,6 +17,8 @@ import {
   ShareReceipt,
 } from "../../src/protocol/messages";
 import {
+  keccak,
+  keccakEngine,
   OperatorKey,
   recoverOperator,
   signUmbral,
@@ -307,5 +309,19 @@ describe("protocol messages", () => {
   it("hashes messages by their full encoding", () => {
     const { type, value } = examples()[6];
     expect(keccak256(encode(type, value))).to.have.length(66);
+  });
+
+  it("hashes with the native keccak-256, equal to ethers' on any input and any view", () => {
+    expect(keccakEngine).to.equal("native");
+    expect(Buffer.from(keccak(new Uint8Array())).toString("hex")).to.equal(
+      "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470",
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat(20), (data, cut) => {
+        const view = data.subarray(Math.min(cut, data.length));
+        expect(keccak(view)).to.deep.equal(getBytes(keccak256(view)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,0 +1,113 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import * as pre from "../../src/pre";
+import type { CryptoTask } from "../../src/node/crypto-worker";
+import { CryptoPool, WorkerCrashedError, WorkerTaskError } from "../../src/node/pool";
+
+/** A share's keys and a kfrag encrypted to the node, as the service hands them to the pool. */
+function fixture() {
+  const nodeSk = pre.SecretKey.random();
+  const owner = pre.SecretKey.random();
+  const signer = new pre.Signer(pre.SecretKey.random());
+  const recipient = pre.SecretKey.random();
+  const [kfrag] = pre.generateKFrags(owner, recipient.publicKey(), signer, 1, 1, true, true);
+  const [capsule, ciphertext] = pre.encrypt(nodeSk.publicKey(), kfrag.toBytes());
+  const keys = {
+    capsule: capsule.toBytes(),
+    ciphertext,
+    ownerVerifyingKey: signer.verifyingKey().toCompressedBytes(),
+    delegatingKey: owner.publicKey().toCompressedBytes(),
+    recipientVerifyingKey: recipient.publicKey().toCompressedBytes(),
+  };
+  const data = {
+    encryptingSecret: nodeSk.toBEBytes(),
+    operatorSecret: randomBytes(32),
+    chainId: 31337n,
+    adjudicator: "0x" + "11".repeat(20),
+  };
+  return { data, keys, owner, signer, recipient, kfragId: kfrag.kfrag.id };
+}
+
+describe("node: crypto worker pool", function () {
+  this.timeout(60_000);
+  const f = fixture();
+  let pool: CryptoPool;
+
+  before(async () => {
+    pool = new CryptoPool(f.data, 2);
+    await pool.ready();
+  });
+  after(() => pool.close());
+
+  it("answers each of many concurrent tasks with its own result, batched or not", async () => {
+    const capsules = Array.from({ length: 24 }, () => pre.encrypt(f.owner.publicKey(), randomBytes(8))[0]);
+    const results = await Promise.all(
+      capsules.map((capsule) => pool.run({ kind: "reencrypt", ...f.keys, capsules: [capsule.toBytes()] })),
+    );
+    results.forEach((result, i) => {
+      if (result.kind !== "reencrypt") throw new Error("wrong kind");
+      const cfrag = pre.CapsuleFrag.fromBytes(result.cfrags[0]);
+      // the cfrag verifies against this task's capsule only
+      cfrag.verify(capsules[i], f.signer.verifyingKey(), f.owner.publicKey(), f.recipient.publicKey());
+      expect(() =>
+        cfrag.verify(
+          capsules[(i + 1) % capsules.length],
+          f.signer.verifyingKey(),
+          f.owner.publicKey(),
+          f.recipient.publicKey(),
+        ),
+      ).to.throw(pre.PreError);
+    });
+  });
+
+  it("fails only the bad task of a batch, with its code", async () => {
+    const good = pre.encrypt(f.owner.publicKey(), randomBytes(8))[0].toBytes();
+    const bad = new Uint8Array(good.length).fill(1);
+    const tasks: CryptoTask[] = Array.from({ length: 12 }, (_, i) => ({
+      kind: "reencrypt",
+      ...f.keys,
+      capsules: [i === 5 ? bad : good],
+    }));
+    const outcomes = await Promise.allSettled(tasks.map((task) => pool.run(task)));
+    outcomes.forEach((outcome, i) => {
+      if (i === 5) {
+        expect(outcome.status).to.equal("rejected");
+        const error = (outcome as PromiseRejectedResult).reason as WorkerTaskError;
+        expect(error).to.be.instanceOf(WorkerTaskError);
+        expect(error.code).to.equal("CAPSULE_INVALID");
+      } else expect(outcome.status, `task ${i}`).to.equal("fulfilled");
+    });
+  });
+
+  it("opens a share and refuses a kfrag that does not verify", async () => {
+    const opened = await pool.run({ kind: "openShare", ...f.keys });
+    expect(
+      opened.kind === "openShare" && Buffer.from(opened.kfragId).equals(Buffer.from(f.kfragId)),
+    ).to.equal(true);
+    const other = pre.SecretKey.random().publicKey().toCompressedBytes();
+    const refused = pool.run({ kind: "openShare", ...f.keys, recipientVerifyingKey: other });
+    await refused.then(
+      () => expect.fail("a kfrag for another recipient was accepted"),
+      (error: WorkerTaskError) => expect(error.code).to.equal("KFRAG_INVALID"),
+    );
+  });
+
+  it("fails the tasks of a worker that dies, replaces it and keeps serving", async () => {
+    const capsule = pre.encrypt(f.owner.publicKey(), randomBytes(8))[0].toBytes();
+    const task: CryptoTask = { kind: "reencrypt", ...f.keys, capsules: Array(64).fill(capsule) };
+    const running = Array.from({ length: 4 }, () => pool.run(task));
+    const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+    await slots[0].worker.terminate();
+    const outcomes = await Promise.allSettled(running);
+    const crashed = outcomes.filter(
+      (o) => o.status === "rejected" && (o.reason as Error) instanceof WorkerCrashedError,
+    );
+    expect(crashed.length).to.be.greaterThan(0);
+    expect(
+      outcomes.every((o) => o.status === "fulfilled" || (o.reason as Error) instanceof WorkerCrashedError),
+    ).to.equal(true);
+    const after = await pool.run({ ...task, capsules: [capsule] });
+    expect(after.kind === "reencrypt" && after.cfrags.length).to.equal(1);
+    expect(pool.size).to.equal(2);
+  });
+});
