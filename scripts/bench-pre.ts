@@ -183,8 +183,27 @@ function fmt(x: number | undefined): string {
 function main(): void {
   const backends = pre.availableBackends();
   if (!backends.includes("native")) console.warn("warning: the native libsecp256k1 binding did not load");
-  type Impl = "ref" | pre.BackendName;
-  const impls: Impl[] = ["ref", ...backends];
+  const engines = pre.availableNativeEngines();
+  if (backends.includes("native") && !engines.includes("addon")) {
+    console.warn(
+      "warning: the native addon did not load (node scripts/build-native.cjs): native runs on the binding",
+    );
+  }
+  // "native" is the native backend on its default engine (the addon when built); "binding"
+  // the same backend on the secp256k1 package's binding alone, the engine before the addon
+  type Impl = "ref" | "native" | "binding" | "noble";
+  const nativeEngine = pre.getNativeEngine();
+  const impls: Impl[] = [
+    "ref",
+    ...(backends.includes("native") ? (["native"] as const) : []),
+    ...(engines.includes("addon") && engines.includes("binding") ? (["binding"] as const) : []),
+    "noble",
+  ];
+  const select = (impl: Exclude<Impl, "ref">): void => {
+    if (impl === "noble") return pre.setBackend("noble");
+    pre.setBackend("native");
+    pre.setNativeEngine(impl === "binding" ? "binding" : nativeEngine!);
+  };
   const table = rows();
   const best = table.map(() => ({}) as Partial<Record<Impl, number>>);
   // interleaved rounds: a load spike on the shared machine hits every implementation alike
@@ -193,36 +212,46 @@ function main(): void {
       for (const impl of impls) {
         const fn = impl === "ref" ? row.reference : row.ours;
         if (!fn) continue;
-        if (impl !== "ref") pre.setBackend(impl);
+        if (impl !== "ref") select(impl);
         const rate = opsPerSecond(fn) * (row.perCall ?? 1);
         best[i][impl] = Math.max(best[i][impl] ?? 0, rate);
       }
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
+  const label: Record<Exclude<Impl, "ref">, string> = {
+    native: `native (${nativeEngine ?? "—"})`,
+    binding: "native (binding)",
+    noble: "noble",
+  };
+  const shown = impls.filter((i): i is Exclude<Impl, "ref"> => i !== "ref");
   console.log(
     `Node ${process.version}; peak ops/s over ${SAMPLE_MS} ms samples, ${ROUNDS} interleaved rounds of ${BENCH_MS} ms per implementation (higher is better); ratio = ours ÷ umbral-pre 0.10 (WASM)\n`,
   );
-  console.log("| operation | umbral-pre (WASM) | native | noble | native ÷ ref | noble ÷ ref |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  console.log(
+    `| operation | umbral-pre (WASM) | ${shown.map((i) => label[i]).join(" | ")} | ${shown.map((i) => `${label[i]} ÷ ref`).join(" | ")} |`,
+  );
+  console.log(`|---|---:|${shown.map(() => "---:|").join("")}${shown.map(() => "---:|").join("")}`);
   for (const [i, row] of table.entries()) {
     const b = best[i];
     const ratio = (x?: number) => (x !== undefined && b.ref ? `${(x / b.ref).toFixed(2)}×` : "—");
     console.log(
-      `| ${row.name} | ${fmt(b.ref)} | ${fmt(b.native)} | ${fmt(b.noble)} | ${ratio(b.native)} | ${ratio(b.noble)} |`,
+      `| ${row.name} | ${fmt(b.ref)} | ${shown.map((impl) => fmt(b[impl])).join(" | ")} | ${shown.map((impl) => ratio(b[impl])).join(" | ")} |`,
     );
   }
   const one = table.findIndex((r) => r.name.startsWith("CapsuleFrag.verify × 100"));
   const batch = table.findIndex((r) => r.name.startsWith("verifyCapsuleFrags"));
   if (one >= 0 && batch >= 0) {
     console.log("");
-    for (const b of backends) {
-      const gain = (best[batch][b] ?? 0) / (best[one][b] ?? 1);
+    for (const impl of shown) {
+      const gain = (best[batch][impl] ?? 0) / (best[one][impl] ?? 1);
       console.log(
-        `batch verification of 100, ${b}: ${gain.toFixed(2)}× the per-cfrag rate of one-by-one verification`,
+        `batch verification of 100, ${label[impl]}: ${gain.toFixed(2)}× the per-cfrag rate of one-by-one verification`,
       );
     }
   }
+  pre.setBackend(backends.includes("native") ? "native" : "noble");
+  if (nativeEngine) pre.setNativeEngine(nativeEngine);
 }
 
 main();

@@ -517,6 +517,17 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
     scalars: readonly bigint[],
     pairs: readonly (readonly [number, number])[],
   ): CurvePoint[] => {
+    if (
+      pairs.length <= 255 &&
+      points.length <= 255 &&
+      scalars.length <= 255 &&
+      points.every((p) => !p.isIdentity) &&
+      scalars.every((k) => k !== 0n)
+    ) {
+      // the usual case: every product is live, all inputs cross as they are
+      const result = addon.mulMany(packPoints(points), packScalars(scalars), new Uint8Array(pairs.flat()));
+      return pairs.map((_, n) => CurvePoint.fromUncompressed(result.subarray(65 * n, 65 * n + 65)));
+    }
     const out: CurvePoint[] = new Array<CurvePoint>(pairs.length).fill(CurvePoint.IDENTITY);
     const live: number[] = [];
     for (let q = 0; q < pairs.length; q++) {
