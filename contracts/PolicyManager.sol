@@ -450,11 +450,19 @@ contract PolicyManager is Ownable2Step, EIP712 {
         policy.feeRate = uint80(feeRate);
         policy.nodeCount = uint16(count);
         uint256[] memory packed = escrow.takeShares(nodes, endPeriod);
-        for (uint256 w = 0; w < packed.length; ++w) {
-            _nodes[policyId][w] = packed[w];
+        mapping(uint256 => uint256) storage words = _nodes[policyId];
+        for (uint256 w = 0; w < packed.length; ) {
+            words[w] = packed[w];
+            unchecked {
+                ++w;
+            }
         }
         emit PolicyCreated(policyId, msg.sender, recipient);
-        return feeRate * count * (endPeriod - startPeriod);
+        // cannot overflow: feeRate < 2^80 (the governed maximum is a uint80), count ≤ 255,
+        // endPeriod - startPeriod < 2^32 (both checked above)
+        unchecked {
+            return feeRate * count * (endPeriod - startPeriod);
+        }
     }
 
     function _checkTerms(
@@ -473,9 +481,8 @@ contract PolicyManager is Ownable2Step, EIP712 {
         if (feeRate < minRate || feeRate > maxRate) revert FeeRateOutOfRange(feeRate, minRate, maxRate);
         uint256 count = nodes.length;
         if (count == 0 || count > MAX_NODES || recipient == address(0)) revert InvalidNodes();
-        for (uint256 i = 1; i < count; ++i) {
-            if (nodes[i] <= nodes[i - 1]) revert InvalidNodes();
-        }
+        // the order of the nodes (strictly increasing, so each node once) is checked by the
+        // escrow's `takeShares`, which reads every node anyway (its InvalidNodes is this one)
     }
 
     function _activePolicyOf(bytes16 policyId, address account) private view returns (Policy storage policy) {

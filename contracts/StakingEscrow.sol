@@ -131,6 +131,8 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     error NotOperator(address account);
     error AlreadyCommitted(address staker, uint256 period);
     error NodeNotEligible(address staker);
+    /// @notice A node list not in strictly increasing order (the PolicyManager's error too).
+    error InvalidNodes();
 
     modifier onlyPolicyManager() {
         if (msg.sender != policyManager) revert NotPolicyManager(msg.sender);
@@ -338,26 +340,55 @@ contract StakingEscrow is IStakingEscrow, Ownable2Step, Pausable {
     // ---------------------------------------------------------------- policy manager
 
     /// @notice Takes one policy share of each node for a policy ending at `endPeriod`
-    /// (exclusive). Every node must have bonded an operator, hold a lock through the last
-    /// policy period, and have spare share capacity. PolicyManager only.
+    /// (exclusive). The nodes must be in strictly increasing order (so none is listed twice),
+    /// and every node must have bonded an operator, hold a lock through the last policy
+    /// period, and have spare share capacity. PolicyManager only.
     /// @return packed the nodes' 1-based staker indexes (see `stakers`), 32 bits each, eight
     /// to a word, the first node in the lowest bits
     function takeShares(
         address[] calldata nodes,
         uint256 endPeriod
-    ) external onlyPolicyManager returns (uint256[] memory packed) {
-        uint256 perShare = stakePerShare;
+    ) external returns (uint256[] memory packed) {
+        uint256 perShare;
+        {
+            address manager;
+            (manager, perShare) = (policyManager, stakePerShare); // one slot, read once
+            if (msg.sender != manager) revert NotPolicyManager(msg.sender);
+        }
         packed = new uint256[]((nodes.length + 7) >> 3);
-        for (uint256 i = 0; i < nodes.length; ++i) {
-            Stake storage st = _stakes[nodes[i]];
-            Stake memory m = st;
-            bool locked = m.windDown ? endPeriod <= m.lockEnd : m.lockEnd != 0;
-            if (!m.bonded || !locked || m.shares >= Math.min(m.locked / perShare, type(uint16).max)) {
-                revert NodeNotEligible(nodes[i]);
+        uint256 word = 0;
+        address previous = address(0);
+        for (uint256 i = 0; i < nodes.length; ) {
+            address node = nodes[i];
+            if (node <= previous) revert InvalidNodes();
+            previous = node;
+            Stake storage st = _stakes[node];
+            // one read of the stake slot: the fields are read together, before any branch
+            (uint256 locked, uint256 lockEnd, bool windDown, bool bonded, uint256 shares, uint256 index) = (
+                st.locked,
+                st.lockEnd,
+                st.windDown,
+                st.bonded,
+                st.shares,
+                st.index
+            );
+            if (
+                !bonded ||
+                (windDown ? endPeriod > lockEnd : lockEnd == 0) || // the lock does not cover the policy
+                shares >= locked / perShare || // no spare capacity
+                shares == type(uint16).max // the counter is full
+            ) revert NodeNotEligible(node);
+            // unchecked: shares < 2^16 - 1; i < nodes.length; index < 2^32 shifted by at most 224
+            unchecked {
+                st.shares = uint16(shares + 1);
+                if (endPeriod > st.sharesUntil) st.sharesUntil = uint32(endPeriod);
+                word |= index << ((i & 7) * 32);
+                ++i;
+                if (i & 7 == 0 || i == nodes.length) {
+                    packed[(i - 1) >> 3] = word; // a word is full, or this was the last node
+                    word = 0;
+                }
             }
-            st.shares = m.shares + 1;
-            if (endPeriod > m.sharesUntil) st.sharesUntil = uint32(endPeriod);
-            packed[i >> 3] |= uint256(m.index) << ((i & 7) * 32);
         }
     }
 

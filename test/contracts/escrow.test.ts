@@ -511,6 +511,53 @@ describe("StakingEscrow", () => {
       expect((await e.escrow.stakeInfo(nodes[0])).shares).to.equal(0n);
     });
 
+    it("takes no share from a node list out of order or with a node twice", async () => {
+      await stakeAndBond(e, 2, 100n * unit);
+      const [low, high] = [e.stakers[0].address, e.stakers[1].address].sort((a, b) =>
+        BigInt(a) < BigInt(b) ? -1 : 1,
+      );
+      const end = (await currentPeriod()) + 3n;
+      for (const bad of [
+        [high, low],
+        [low, low],
+        [ethers.ZeroAddress, low],
+      ]) {
+        await expect(e.escrow.connect(pm).takeShares(bad, end)).to.be.revertedWithCustomError(
+          e.escrow,
+          "InvalidNodes",
+        );
+      }
+      expect((await e.escrow.stakeInfo(low)).shares).to.equal(0n);
+      expect(await e.escrow.connect(pm).takeShares.staticCall([low, high], end)).to.have.length(1);
+    });
+
+    it("takes no share beyond the 16-bit share counter, whatever the stake", async () => {
+      await e.escrow.setStakeLimits(1n, 1_000n * unit, 1n); // a share per wei of stake
+      await stakeAndBond(e, 1, 100n * unit);
+      const node = e.stakers[0].address;
+      const end = (await currentPeriod()) + 3n;
+      // set the share counter to 2^16 - 2 in the stake's storage slot (65 534 policies' worth)
+      const before = await e.escrow.stakeInfo(node);
+      const address = await e.escrow.getAddress();
+      let slot: string | undefined;
+      for (let p = 0n; p < 16n && !slot; p++) {
+        const s = ethers.keccak256(
+          ethers.AbiCoder.defaultAbiCoder().encode(["address", "uint256"], [node, p]),
+        );
+        const word = BigInt(await ethers.provider.getStorage(address, s));
+        if (word !== 0n && (word & ((1n << 96n) - 1n)) === before.locked) slot = s;
+      }
+      const word = BigInt(await ethers.provider.getStorage(address, slot!));
+      const full = word | (0xfffen << 144n); // `shares` sits at bits 144..159
+      await ethers.provider.send("hardhat_setStorageAt", [address, slot, ethers.toBeHex(full, 32)]);
+      expect((await e.escrow.stakeInfo(node)).shares).to.equal(0xfffen);
+      await e.escrow.connect(pm).takeShares([node], end);
+      expect((await e.escrow.stakeInfo(node)).shares).to.equal(0xffffn);
+      await expect(e.escrow.connect(pm).takeShares([node], end))
+        .to.be.revertedWithCustomError(e.escrow, "NodeNotEligible")
+        .withArgs(node);
+    });
+
     it("keeps a node locked through its policies even when it winds down", async () => {
       const [a] = e.stakers;
       await stakeAndBond(e, 1, 1_000n * unit, 5);

@@ -1,9 +1,11 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { hexlify, randomBytes } from "ethers";
+import { hexlify, randomBytes, Signature } from "ethers";
 import type { ContractTransactionResponse } from "ethers";
-import { commit, currentPeriod, deployPolicyFixture, nextPeriod, rate } from "./fixtures";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { NKMSToken } from "../../typechain-types";
+import { commit, currentPeriod, DAY, deployPolicyFixture, nextPeriod, rate } from "./fixtures";
 
 /** solidity-coverage instruments the contracts, which changes every gas figure */
 const instrumented =
@@ -44,28 +46,72 @@ describe("gas targets", function () {
   it("creates a 3-node policy in at most 140k gas and revokes it in at most 150k", async () => {
     const e = await loadFixture(deployPolicyFixture);
     const pm = e.policyManager.connect(e.owner);
+    const token = e.token.connect(e.owner);
     const start = (await currentPeriod()) + 1n;
+    const end = start + 30n;
     const nodes = e.nodes.slice(0, 3);
+    const fee = rate * 3n * 30n;
     const r = e.recipient.address;
     // a first policy makes the nodes' share counters and the manager's balance non-zero, as on a
     // live network; policy ids are random 16 bytes, as clients make them
-    await pm.createPolicy(randomId(), r, start, start + 30n, rate, nodes);
+    await pm.createPolicy(randomId(), r, start, end, rate, nodes);
+    // the fixture approved an unlimited allowance, which transferFrom leaves unwritten
     const id = randomId();
-    const approved = await gasOf(pm.createPolicy(id, r, start, start + 30n, rate, nodes));
+    const unlimited = await gasOf(pm.createPolicy(id, r, start, end, rate, nodes));
     const revoke = await gasOf(pm.revokePolicy(id));
+    // an approval of exactly the fee, as the client makes it: transferFrom clears the allowance
+    await token.approve(pm, fee);
+    const exact = await gasOf(pm.createPolicy(randomId(), r, start, end, rate, nodes));
+    // an approval larger than the fee: transferFrom rewrites the allowance, which stays non-zero
+    await token.approve(pm, 2n * fee);
+    const larger = await gasOf(pm.createPolicy(randomId(), r, start, end, rate, nodes));
+    await token.approve(pm, 1_000n * rate);
     await pm.deposit(1_000n * rate);
-    const fromBalance = await gasOf(
-      pm.createPolicyFromBalance(randomId(), r, start, start + 30n, rate, nodes),
-    );
+    const fromBalance = await gasOf(pm.createPolicyFromBalance(randomId(), r, start, end, rate, nodes));
+    // a permit for exactly the fee (the second one: the owner's permit nonce is non-zero)
+    const withPermit = async () => {
+      const deadline = end * BigInt(DAY); // the end of the policy
+      const { v, r: sr, s } = await signPermit(e.token, e.owner, await pm.getAddress(), fee, deadline);
+      return gasOf(pm.createPolicyWithPermit(randomId(), r, start, end, rate, nodes, deadline, v, sr, s));
+    };
+    await withPermit();
+    const permit = await withPermit();
     console.log(
-      `      createPolicy (3 nodes): ${approved} gas with an approval, ${fromBalance} paid from the balance;` +
+      `      createPolicy (3 nodes): ${exact} gas with an exact approval, ${unlimited} with an unlimited one,` +
+        ` ${larger} with a larger one; ${fromBalance} paid from the balance; ${permit} with a permit;` +
         ` revokePolicy (3 nodes): ${revoke} gas`,
     );
     expect(fromBalance).to.be.at.most(140_000n);
-    expect(approved).to.be.at.most(145_000n);
+    expect(exact).to.be.at.most(140_000n);
+    expect(unlimited).to.be.at.most(140_000n);
+    // misses the target: rewriting a non-zero allowance costs 2 900 more (docs/gas.md)
+    expect(larger).to.be.at.most(143_000n);
     expect(revoke).to.be.at.most(150_000n);
   });
 });
+
+async function signPermit(
+  token: NKMSToken,
+  owner: HardhatEthersSigner,
+  spender: string,
+  value: bigint,
+  deadline: bigint,
+): Promise<Signature> {
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  const nonce = await token.nonces(owner.address);
+  const types = {
+    Permit: [
+      { name: "owner", type: "address" },
+      { name: "spender", type: "address" },
+      { name: "value", type: "uint256" },
+      { name: "nonce", type: "uint256" },
+      { name: "deadline", type: "uint256" },
+    ],
+  };
+  const domain = { name: "NKMS", version: "1", chainId, verifyingContract: await token.getAddress() };
+  const message = { owner: owner.address, spender, value, nonce, deadline };
+  return Signature.from(await owner.signTypedData(domain, types, message));
+}
 
 function randomId(): string {
   return hexlify(randomBytes(16));
