@@ -7,14 +7,15 @@
  * Points cross the boundary as 65-byte uncompressed SEC1 encodings (04 ‖ x ‖ y), scalars as
  * 32 big-endian bytes below the group order. Every point given is checked to be on the curve.
  *
- *   mulConst(points, k)      k·Pᵢ for each Pᵢ, constant-time in k (secret scalars):
- *                            secp256k1_ecmult_const, or for the Umbral point U a blinded
- *                            fixed-base comb (secp256k1_ecmult_gen's algorithm with a table for U)
- *   mulGen(k)                k·G, constant-time (secp256k1_ecmult_gen, blinded context)
- *   msm(points, scalars, g)  g·G + Σ kᵢ·Pᵢ, variable-time (public data only):
- *                            secp256k1_ecmult_multi_var (Strauss, or Pippenger for many points)
- *   ecdsaVerify(sig, msg, P) libsecp256k1's ECDSA verification (low-s only)
- *   randomize(seed)          re-blinds the constant-time fixed-base multiplications
+ *   mulMany(points, scalars, pairs)  scalars[j]·points[i] for each pair (i, j), constant-time
+ *        in the scalars: secp256k1_ecmult_const's algorithm with a point's table built once
+ *        for all its scalars; for the Umbral point U a blinded signed-digit comb
+ *   mulGen(k)                  k·G, constant-time (the same comb, with a table for G)
+ *   msm(points, scalars, g)    g·G + Σ kᵢ·Pᵢ, variable-time (public data only): Strauss
+ *        (secp256k1_ecmult_multi_var) or, from 64 points, Pippenger with 128-bit scalars unsplit
+ *   ecdsaVerify(sig, msg, P)   libsecp256k1's ECDSA verification (low s only)
+ *   ecdsaVerifyMany(sigs, msgs, P)  the same for many signatures by one key, with a key table
+ *   randomize(seed)            new blinding for the combs
  *
  * MIT licence, like the rest of nkms.
  */
@@ -34,10 +35,15 @@ static const unsigned char POINT_U[65] = {
     0xa5, 0x0b, 0x21, 0x9d, 0xa8, 0x6a, 0x70, 0xe8, 0x48, 0x94, 0x13, 0xe4, 0xb9, 0x38, 0x8a, 0xfb, 0x63,
     0xac, 0x6f, 0x26, 0xe5, 0xec, 0x2c, 0xfd, 0xd9, 0x83, 0xb8, 0x3f, 0x0e, 0x84, 0xe7};
 
+/* 1/2 mod n = (n + 1)/2 */
+static const secp256k1_scalar secp256k1_comb_half = SECP256K1_SCALAR_CONST(
+    0x7FFFFFFFUL, 0xFFFFFFFFUL, 0xFFFFFFFFUL, 0xFFFFFFFFUL, 0x5D576E73UL, 0x57A4501DUL, 0xDFE92F46UL, 0x681B20A1UL);
+
+typedef struct comb_ctx_s comb_ctx;
+
 typedef struct {
     secp256k1_context *ctx;
-    /* ecmult_gen's comb for U instead of G: prec[j][i] = i·16ʲ·U + Nⱼ, with Σ Nⱼ = 0 */
-    secp256k1_ecmult_gen_context uctx;
+    comb_ctx *ucomb, *gcomb; /* fixed-base combs for U and G */
     secp256k1_scratch *scratch;
 } nkms_state;
 
@@ -45,58 +51,164 @@ typedef struct {
 /* below this many points Strauss (secp256k1_ecmult_multi_var) beats Pippenger */
 #define MSM_PIPPENGER_MIN 64
 
-/* secp256k1_ecmult_gen_context_build with base point `base` instead of G (same algorithm) */
-static int build_gen_table(secp256k1_ecmult_gen_context *ctx, const secp256k1_ge *base) {
-    const size_t count = ECMULT_GEN_PREC_N * ECMULT_GEN_PREC_G;
-    secp256k1_gej *precj = (secp256k1_gej *)malloc(count * sizeof(secp256k1_gej));
-    secp256k1_ge *prec = (secp256k1_ge *)malloc(count * sizeof(secp256k1_ge));
-    secp256k1_gej gbase, numsbase, nums_gej;
-    int i, j;
-    ctx->prec = malloc(sizeof(*ctx->prec));
-    if (precj == NULL || prec == NULL || ctx->prec == NULL) {
-        free(precj);
-        free(prec);
-        free(ctx->prec);
-        ctx->prec = NULL;
+/* ------------------------------------------------------------------------------------- */
+/* constant-time fixed-base multiplication: a signed-digit comb (44 unified additions and
+   3 doublings, table lookups by conditional moves), blinded like secp256k1_ecmult_gen.
+
+   With L = COMB_BLOCKS·COMB_TEETH·COMB_SPACING ≥ 256 and v = (k + 2^L − 1)/2 mod n, whose
+   bits are v_i, k = Σ_{i<L} (2·v_i − 1)·2^i (mod n): every bit is a digit ±1. Block b,
+   position s gathers the bits i = (b·TEETH + j)·SPACING + s (j < TEETH) into d, and
+   table[b][d] = Σ_j ±2^{(b·TEETH + j)·SPACING}·P; the table for d and its complement are
+   opposite points, so half is stored and a conditional negation gives the other half.
+   k·P = Σ_s 2^s Σ_b table[b][d(b, s)], accumulated from s = SPACING − 1 down with a doubling
+   between positions. The blinding computes (k + β)·P − β·P for a random β: the walk starts
+   from −(β/2^(SPACING−1))·P in randomized projective coordinates. */
+
+#define COMB_BLOCKS 11
+#define COMB_TEETH 6
+#define COMB_SPACING 4
+#define COMB_BITS (COMB_BLOCKS * COMB_TEETH * COMB_SPACING)
+#define COMB_POINTS (1 << (COMB_TEETH - 1))
+
+struct comb_ctx_s {
+    secp256k1_ge_storage table[COMB_BLOCKS][COMB_POINTS];
+    secp256k1_scalar offset; /* (2^L − 1)/2 mod n */
+    secp256k1_scalar blind;  /* β */
+    secp256k1_gej initial;   /* −(β/2^(SPACING−1))·P */
+};
+
+static void comb_mul(const comb_ctx *c, secp256k1_gej *r, const secp256k1_scalar *k) {
+    secp256k1_scalar v;
+    secp256k1_ge add;
+    secp256k1_ge_storage adds;
+    secp256k1_fe neg_y;
+    int b, s, j, m;
+    memset(&adds, 0, sizeof(adds));
+    /* v = (k + β)/2 + (2^L − 1)/2 = (k + β + 2^L − 1)/2 */
+    secp256k1_scalar_add(&v, k, &c->blind);
+    secp256k1_scalar_mul(&v, &v, &secp256k1_comb_half);
+    secp256k1_scalar_add(&v, &v, &c->offset);
+    *r = c->initial;
+    for (s = COMB_SPACING - 1; s >= 0; s--) {
+        if (s != COMB_SPACING - 1) secp256k1_gej_double_nonzero(r, r, NULL);
+        for (b = 0; b < COMB_BLOCKS; b++) {
+            unsigned int d = 0, sign, idx;
+            for (j = 0; j < COMB_TEETH; j++) {
+                int bit = (b * COMB_TEETH + j) * COMB_SPACING + s; /* a public position */
+                if (bit < 256) d |= secp256k1_scalar_get_bits(&v, bit, 1) << j;
+            }
+            /* top tooth 0: the complement's entry, negated */
+            sign = ((d >> (COMB_TEETH - 1)) & 1) ^ 1;
+            idx = (d ^ (0u - sign)) & (COMB_POINTS - 1);
+            for (m = 0; m < COMB_POINTS; m++) secp256k1_ge_storage_cmov(&adds, &c->table[b][m], (unsigned int)m == idx);
+            secp256k1_ge_from_storage(&add, &adds);
+            secp256k1_fe_negate(&neg_y, &add.y, 1);
+            secp256k1_fe_cmov(&add.y, &neg_y, sign);
+            secp256k1_gej_add_ge(r, r, &add);
+            d = sign = idx = 0;
+        }
+    }
+    secp256k1_scalar_clear(&v);
+    memset(&adds, 0, sizeof(adds));
+    secp256k1_ge_clear(&add);
+}
+
+/* the table for base P (public; variable-time is fine here) */
+static int comb_build(comb_ctx *c, const secp256k1_ge *base) {
+    secp256k1_gej *pow2 = (secp256k1_gej *)malloc(COMB_BITS * sizeof(secp256k1_gej));
+    secp256k1_gej *tj = (secp256k1_gej *)malloc(COMB_BLOCKS * COMB_POINTS * sizeof(secp256k1_gej));
+    secp256k1_ge *t = (secp256k1_ge *)malloc(COMB_BLOCKS * COMB_POINTS * sizeof(secp256k1_ge));
+    int i, b, j, m;
+    if (pow2 == NULL || tj == NULL || t == NULL) {
+        free(pow2);
+        free(tj);
+        free(t);
         return 0;
     }
+    secp256k1_gej_set_ge(&pow2[0], base);
+    for (i = 1; i < COMB_BITS; i++) secp256k1_gej_double_var(&pow2[i], &pow2[i - 1], NULL);
+    for (b = 0; b < COMB_BLOCKS; b++) {
+        secp256k1_gej *row = tj + b * COMB_POINTS;
+        /* d = 100000b: + top tooth, − every other tooth */
+        row[0] = pow2[(b * COMB_TEETH + COMB_TEETH - 1) * COMB_SPACING];
+        for (j = 0; j < COMB_TEETH - 1; j++) {
+            secp256k1_gej neg;
+            secp256k1_gej_neg(&neg, &pow2[(b * COMB_TEETH + j) * COMB_SPACING]);
+            secp256k1_gej_add_var(&row[0], &row[0], &neg, NULL);
+        }
+        /* setting tooth j's bit turns −2^e into +2^e: add 2·2^e = 2^(e+1) */
+        for (m = 1; m < COMB_POINTS; m++) {
+            int top = 0;
+            while ((m >> (top + 1)) != 0) top++;
+            secp256k1_gej_add_var(&row[m], &row[m & ~(1 << top)], &pow2[(b * COMB_TEETH + top) * COMB_SPACING + 1], NULL);
+        }
+    }
+    secp256k1_ge_set_all_gej_var(t, tj, COMB_BLOCKS * COMB_POINTS);
+    for (b = 0; b < COMB_BLOCKS; b++)
+        for (m = 0; m < COMB_POINTS; m++) secp256k1_ge_to_storage(&c->table[b][m], &t[b * COMB_POINTS + m]);
+    free(pow2);
+    free(tj);
+    free(t);
     {
-        /* the same nothing-up-my-sleeve point as libsecp256k1, plus the base */
-        static const unsigned char nums_b32[33] = "The scalar for this x is unknown";
-        secp256k1_fe nums_x;
-        secp256k1_ge nums_ge;
-        secp256k1_fe_set_b32(&nums_x, nums_b32);
-        secp256k1_ge_set_xo_var(&nums_ge, &nums_x, 0);
-        secp256k1_gej_set_ge(&nums_gej, &nums_ge);
-        secp256k1_gej_add_ge_var(&nums_gej, &nums_gej, base, NULL);
-    }
-    secp256k1_gej_set_ge(&gbase, base);
-    numsbase = nums_gej;
-    for (j = 0; j < ECMULT_GEN_PREC_N; j++) {
-        precj[j * ECMULT_GEN_PREC_G] = numsbase;
-        for (i = 1; i < ECMULT_GEN_PREC_G; i++) {
-            secp256k1_gej_add_var(&precj[j * ECMULT_GEN_PREC_G + i], &precj[j * ECMULT_GEN_PREC_G + i - 1], &gbase, NULL);
+        /* offset = (2^L − 1)/2 mod n, from 2^L − 1 = Σ 2^i */
+        secp256k1_scalar one, acc, two_i;
+        secp256k1_scalar_set_int(&acc, 0);
+        secp256k1_scalar_set_int(&one, 1);
+        two_i = one;
+        for (i = 0; i < COMB_BITS; i++) {
+            secp256k1_scalar_add(&acc, &acc, &two_i);
+            secp256k1_scalar_add(&two_i, &two_i, &two_i);
         }
-        for (i = 0; i < ECMULT_GEN_PREC_B; i++) secp256k1_gej_double_var(&gbase, &gbase, NULL);
-        secp256k1_gej_double_var(&numsbase, &numsbase, NULL);
-        if (j == ECMULT_GEN_PREC_N - 2) {
-            secp256k1_gej_neg(&numsbase, &numsbase);
-            secp256k1_gej_add_var(&numsbase, &numsbase, &nums_gej, NULL);
-        }
+        secp256k1_scalar_mul(&c->offset, &acc, &secp256k1_comb_half);
     }
-    secp256k1_ge_set_all_gej_var(prec, precj, count);
-    for (j = 0; j < ECMULT_GEN_PREC_N; j++) {
-        for (i = 0; i < ECMULT_GEN_PREC_G; i++) {
-            secp256k1_ge_to_storage(&(*ctx->prec)[j][i], &prec[j * ECMULT_GEN_PREC_G + i]);
-        }
-    }
-    free(precj);
-    free(prec);
-    /* blinding (what secp256k1_ecmult_gen_blind(ctx, NULL) sets up for G): blind 1, initial −base */
-    secp256k1_gej_set_ge(&ctx->initial, base);
-    secp256k1_gej_neg(&ctx->initial, &ctx->initial);
-    secp256k1_scalar_set_int(&ctx->blind, 1);
+    /* unblinded until comb_blind: β = 0, initial = infinity */
+    secp256k1_scalar_set_int(&c->blind, 0);
+    secp256k1_gej_set_infinity(&c->initial);
     return 1;
+}
+
+/* new blinding from a 32-byte seed: β random, initial = −β·P in random projective coordinates */
+static void comb_blind(comb_ctx *c, const unsigned char *seed32, unsigned char tag) {
+    secp256k1_rfc6979_hmac_sha256 rng;
+    unsigned char keydata[64], nonce32[32];
+    secp256k1_scalar beta, zero;
+    secp256k1_fe s;
+    secp256k1_gej gb;
+    int retry;
+    secp256k1_scalar_get_b32(keydata, &c->blind); /* chains the previous blinding */
+    memcpy(keydata + 32, seed32, 32);
+    keydata[63] ^= tag; /* one seed, independent blindings per comb */
+    secp256k1_rfc6979_hmac_sha256_initialize(&rng, keydata, 64);
+    memset(keydata, 0, sizeof(keydata));
+    do {
+        secp256k1_rfc6979_hmac_sha256_generate(&rng, nonce32, 32);
+        secp256k1_scalar_set_b32(&beta, nonce32, &retry);
+        retry = retry || secp256k1_scalar_is_zero(&beta);
+    } while (retry);
+    do {
+        secp256k1_rfc6979_hmac_sha256_generate(&rng, nonce32, 32);
+        retry = !secp256k1_fe_set_b32(&s, nonce32) || secp256k1_fe_is_zero(&s);
+    } while (retry);
+    secp256k1_rfc6979_hmac_sha256_finalize(&rng);
+    memset(nonce32, 0, sizeof(nonce32));
+    /* the start point is doubled COMB_SPACING − 1 times: −(β/2^(SPACING−1))·P, computed with
+       the unblinded comb */
+    secp256k1_scalar_set_int(&zero, 0);
+    c->blind = zero;
+    secp256k1_gej_set_infinity(&c->initial);
+    {
+        secp256k1_scalar start;
+        int i;
+        secp256k1_scalar_negate(&start, &beta);
+        for (i = 0; i < COMB_SPACING - 1; i++) secp256k1_scalar_mul(&start, &start, &secp256k1_comb_half);
+        comb_mul(c, &gb, &start);
+        secp256k1_scalar_clear(&start);
+    }
+    secp256k1_gej_rescale(&gb, &s);
+    c->blind = beta;
+    c->initial = gb;
+    secp256k1_scalar_clear(&beta);
+    secp256k1_fe_clear(&s);
 }
 
 /* 65-byte uncompressed encoding to a group element; 0 unless a valid point on the curve */
@@ -410,7 +522,7 @@ static napi_value mul_many(napi_env env, napi_callback_info info) {
         size_t pi = pairs[2 * i], si = pairs[2 * i + 1];
         /* which point is U is public: the branch leaks nothing about the scalars */
         if (memcmp(pts + 65 * pi, POINT_U, 65) == 0) {
-            secp256k1_ecmult_gen(&st->uctx, &r[i], &k[si]);
+            comb_mul(st->ucomb, &r[i], &k[si]);
             continue;
         }
         if (!built[pi]) {
@@ -454,7 +566,7 @@ static napi_value mul_gen(napi_env env, napi_callback_info info) {
     NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
     if (argc < 1 || !get_bytes(env, argv[0], &kb, &klen)) return NULL;
     if (klen != 32 || !parse_nonzero_scalar(&k, kb)) return throw_type(env, "mulGen: scalar must be in [1, n)");
-    secp256k1_ecmult_gen(&st->ctx->ecmult_gen_ctx, &rj, &k);
+    comb_mul(st->gcomb, &rj, &k);
     secp256k1_scalar_clear(&k);
     secp256k1_ge_set_gej(&r, &rj);
     out = new_bytes(env, 65, &o);
@@ -705,7 +817,7 @@ static napi_value ecdsa_verify_many(napi_env env, napi_callback_info info) {
     return out;
 }
 
-/* randomize(seed: 32 bytes): new blinding for mulGen and for the U comb */
+/* randomize(seed: 32 bytes): new blinding for the G and U combs */
 static napi_value randomize(napi_env env, napi_callback_info info) {
     nkms_state *st = get_state(env);
     size_t argc = 1, len;
@@ -715,7 +827,8 @@ static napi_value randomize(napi_env env, napi_callback_info info) {
     if (argc < 1 || !get_bytes(env, argv[0], &seed, &len)) return NULL;
     if (len != 32) return throw_type(env, "randomize: expected a 32-byte seed");
     if (!secp256k1_context_randomize(st->ctx, seed)) return throw_error(env, "randomize failed");
-    secp256k1_ecmult_gen_blind(&st->uctx, seed);
+    comb_blind(st->ucomb, seed, 1);
+    comb_blind(st->gcomb, seed, 2);
     return NULL;
 }
 
@@ -726,7 +839,8 @@ static void free_state(napi_env env, void *data, void *hint) {
     if (st == NULL) return;
     if (st->scratch) secp256k1_scratch_destroy(&st->ctx->error_callback, st->scratch);
     if (st->ctx) secp256k1_context_destroy(st->ctx);
-    free(st->uctx.prec);
+    free(st->ucomb);
+    free(st->gcomb);
     free(st);
 }
 
@@ -741,7 +855,10 @@ static napi_value init(napi_env env, napi_value exports) {
     if (st == NULL) return throw_error(env, "nkms_secp256k1: out of memory");
     st->ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
     if (st->ctx != NULL) st->scratch = secp256k1_scratch_create(&st->ctx->error_callback, SCRATCH_SIZE);
-    if (st->ctx == NULL || st->scratch == NULL || !parse_point(&u, POINT_U) || !build_gen_table(&st->uctx, &u)) {
+    st->ucomb = (comb_ctx *)malloc(sizeof(comb_ctx));
+    st->gcomb = (comb_ctx *)malloc(sizeof(comb_ctx));
+    if (st->ctx == NULL || st->scratch == NULL || !parse_point(&u, POINT_U) || st->ucomb == NULL ||
+        st->gcomb == NULL || !comb_build(st->ucomb, &u) || !comb_build(st->gcomb, &secp256k1_ge_const_g)) {
         free_state(env, st, NULL);
         return throw_error(env, "nkms_secp256k1: initialisation failed");
     }
