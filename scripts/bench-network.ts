@@ -1,8 +1,9 @@
 /**
  * `npm run bench:network`: recipient retrieval latency (p50, p99) for a 3-of-5 policy over
  * HTTPS on loopback at 1, 10 and 50 concurrent recipients, and grants per second. The five
- * nodes run in this process (each with one crypto worker thread) against the in-process Hardhat
- * chain, with the node's default policy cache; the recipients share one keep-alive connector.
+ * nodes run as their own `nkms node run` processes (each with one crypto worker thread), as
+ * operators run them, against the Hardhat chain of this process over JSON-RPC; the recipients
+ * run in this process and share one keep-alive connector.
  * Prints a Markdown table (docs/benchmarks-network.md).
  */
 import hre from "hardhat";
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     hre,
     nodes: 5,
     dir,
+    processes: true,
     tune: (config) => {
       config.policyCacheTtlMs = 10_000;
       config.limits.ratePerSecond = 1_000_000;

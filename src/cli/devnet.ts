@@ -1,13 +1,15 @@
 /**
- * A local NKMS network in one process: the in-process Hardhat chain served over JSON-RPC on
- * loopback, the contract suite deployed by the deploy scripts, N funded and staked nodes
- * serving HTTPS on loopback, and a devnet file every other command (and `nkms node`) reads.
+ * A local NKMS network: the in-process Hardhat chain served over JSON-RPC on loopback, the
+ * contract suite deployed by the deploy scripts, N funded and staked nodes serving HTTPS on
+ * loopback (in this process, or each as its own `nkms node run` process), and a devnet file
+ * every other command (and `nkms node`) reads.
  * Used by `nkms devnet up`, `npm run demo`, the end-to-end tests and the network benchmark.
  *
  * It needs the repository (hardhat.config.ts and deploy/): it is a development tool.
  */
 import type { Command } from "commander";
 import { getAddress, Wallet, type ContractRunner, type JsonRpcProvider, type Provider } from "ethers";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -20,8 +22,12 @@ import { loadConfig, type NodeConfig } from "../node/config";
 import { initNode } from "../node/init";
 import { createLogger, type Logger } from "../node/log";
 import { startNode, type RunningNode } from "../node/run";
+import { requestNode } from "../protocol/https";
 
 export const DEVNET_PASSPHRASE = "nkms devnet passphrase (not a secret)";
+
+/** the `nkms` command of this repository (devnet node processes run it) */
+const BIN = path.resolve(__dirname, "..", "..", "bin", "nkms.cjs");
 
 /**
  * The parts of the Hardhat runtime (with hardhat-deploy and hardhat-ethers) the devnet uses;
@@ -46,8 +52,10 @@ export interface DevnetOptions {
   rpcPort?: number;
   /** stake of node i in whole tokens (default 20 000 + 10 000·i) */
   stakeTokens?: (i: number) => bigint;
-  /** nodes (by index) to set up and stake but not start in this process */
+  /** nodes (by index) to set up and stake but not start at all (the caller runs them) */
   external?: number[];
+  /** nodes to run as their own `nkms node run` processes (as operators do): all (true) or these indexes */
+  processes?: boolean | number[];
   /** tune each node's config before it starts */
   tune?: (config: NodeConfig, i: number) => void;
   logger?: Logger;
@@ -63,6 +71,8 @@ export interface DevnetNode {
   url: string;
   /** set while the node runs in this process */
   running?: RunningNode;
+  /** set while the node runs as a child process (`processes: true`) */
+  process?: ChildProcess;
 }
 
 export interface Devnet {
@@ -78,9 +88,9 @@ export interface Devnet {
   owner: Wallet;
   recipient: Wallet;
   nodes: DevnetNode[];
-  /** starts node i in this process (again) */
-  startNode(i: number): Promise<RunningNode>;
-  /** stops node i if it runs in this process */
+  /** starts node i (again), in this process or as a child process; resolves once it serves */
+  startNode(i: number): Promise<void>;
+  /** stops node i */
   stopNode(i: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -206,11 +216,49 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   }
   write();
 
+  const passphraseFile = path.join(o.dir, "passphrase");
+  fs.writeFileSync(passphraseFile, DEVNET_PASSPHRASE, { mode: 0o600 });
   const startOne = async (i: number) => {
     const node = nodes[i];
-    if (node.running) return node.running;
-    node.running = await startNode(node.config, DEVNET_PASSPHRASE, { logger });
-    return node.running;
+    const alive = (child?: ChildProcess) => child && child.exitCode === null && child.signalCode === null;
+    if (node.running || alive(node.process)) return;
+    const asProcess = o.processes === true || (Array.isArray(o.processes) && o.processes.includes(i));
+    if (!asProcess) {
+      node.running = await startNode(node.config, DEVNET_PASSPHRASE, { logger });
+      return;
+    }
+    const child = spawn(
+      process.execPath,
+      [BIN, "node", "run", "--config", node.configFile, "--passphrase-file", passphraseFile],
+      { stdio: ["ignore", "ignore", fs.openSync(path.join(node.dir, "node.log"), "a")] },
+    );
+    node.process = child;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const up = await requestNode({ url: node.url, method: "GET", path: "/health", timeoutMs: 1_000 }).then(
+        () => true,
+        () => false,
+      );
+      if (up) return;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill("SIGKILL");
+        node.process = undefined;
+        throw new Error(`node ${i} did not start (see ${path.join(node.dir, "node.log")})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  const stopOne = async (i: number) => {
+    const node = nodes[i];
+    const { running, process: child } = node;
+    node.running = undefined;
+    node.process = undefined;
+    await running?.close();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
   };
   const external = new Set(o.external ?? []);
   await Promise.all(nodes.filter((n) => !external.has(n.index)).map((n) => startOne(n.index)));
@@ -249,18 +297,9 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     recipient,
     nodes,
     startNode: startOne,
-    async stopNode(index: number) {
-      const node = nodes[index];
-      const running = node.running;
-      node.running = undefined;
-      await running?.close();
-    },
+    stopNode: stopOne,
     async close() {
-      for (const node of nodes) {
-        const running = node.running;
-        node.running = undefined;
-        await running?.close();
-      }
+      await Promise.all(nodes.map((node) => stopOne(node.index)));
       await server.close();
     },
   };
@@ -280,6 +319,7 @@ export function registerDevnetCommands(program: Command): void {
     .option("--port <port>", "JSON-RPC port on 127.0.0.1", "8545")
     .option("--dir <dir>", "where the node directories go", ".nkms-devnet")
     .option("--file <file>", "where to write the devnet file other commands read", "devnet.json")
+    .option("--processes", "run each node as its own `nkms node run` process (default: all in this one)")
     .option("--json", "print JSON")
     .addHelpText(
       "after",
@@ -306,7 +346,7 @@ export function registerDevnetCommands(program: Command): void {
       process.chdir(root);
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const hre = require("hardhat") as DevnetHardhat;
-      const net = await startDevnet({ hre, nodes, dir, rpcPort: port });
+      const net = await startDevnet({ hre, nodes, dir, rpcPort: port, processes: Boolean(o.processes) });
       fs.copyFileSync(net.file, file);
       const summary = {
         devnetFile: file,

@@ -7,30 +7,20 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {
-  encryptMessage,
-  NodeConnector,
-  NodesFailedError,
-  Owner,
-  Recipient,
-  SecretKey,
-} from "../../src/client";
-import { DEVNET_PASSPHRASE, startDevnet, type Devnet } from "../../src/cli/devnet";
+import { encryptMessage, NodesFailedError, Owner, Recipient, SecretKey } from "../../src/client";
+import { startDevnet, type Devnet } from "../../src/cli/devnet";
 import { tokens } from "../../src/chain/params";
 
-const BIN = path.resolve(__dirname, "..", "..", "bin", "nkms.cjs");
-const EXTERNAL = [0, 1];
+const PROCESSES = [0, 1];
 
 describe("e2e: faults", function () {
   let devnet: Devnet;
   let dir: string;
   let alice: Owner;
   let bob: Recipient;
-  const processes = new Map<number, ChildProcess>();
 
   async function waitCommitted(staker: string): Promise<void> {
     const next = BigInt(await devnet.contracts.escrow.currentPeriod()) + 1n;
@@ -39,39 +29,6 @@ describe("e2e: faults", function () {
       if (Date.now() > deadline) throw new Error(`${staker} did not commit`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-
-  /** Starts node i as a real `nkms node run` process and waits until it serves. */
-  async function spawnNode(i: number): Promise<void> {
-    const node = devnet.nodes[i];
-    const passphraseFile = path.join(dir, "passphrase");
-    fs.writeFileSync(passphraseFile, DEVNET_PASSPHRASE);
-    const child = spawn(
-      process.execPath,
-      [BIN, "node", "run", "--config", node.configFile, "--passphrase-file", passphraseFile],
-      {
-        cwd: path.resolve(__dirname, "..", ".."),
-        stdio: ["ignore", "ignore", fs.openSync(path.join(dir, `node-${i}.log`), "w")],
-      },
-    );
-    processes.set(i, child);
-    const connector = new NodeConnector(2_000);
-    try {
-      const deadline = Date.now() + 90_000;
-      for (;;) {
-        const up = await connector.discover(node.url, devnet.chainId).then(
-          () => true,
-          () => false,
-        );
-        if (up) break;
-        if (child.exitCode !== null) throw new Error(`node ${i} exited with ${child.exitCode}`);
-        if (Date.now() > deadline) throw new Error(`node ${i} did not start`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    } finally {
-      connector.close();
-    }
-    await waitCommitted(node.staker.address);
   }
 
   const policyFor = async (shares: number, threshold: number, periods = 10) => {
@@ -90,8 +47,7 @@ describe("e2e: faults", function () {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "nkms-faults-"));
-    devnet = await startDevnet({ hre, nodes: 5, dir, external: EXTERNAL });
-    await Promise.all(EXTERNAL.map(spawnNode));
+    devnet = await startDevnet({ hre, nodes: 5, dir, processes: PROCESSES });
     alice = new Owner({ seed: new Uint8Array(32).fill(3), network: devnet.network, wallet: devnet.owner });
     bob = new Recipient({
       secretKey: SecretKey.random(),
@@ -100,7 +56,6 @@ describe("e2e: faults", function () {
   });
 
   after(async () => {
-    for (const child of processes.values()) child.kill("SIGKILL");
     alice?.close();
     bob?.close();
     await devnet?.close();
@@ -111,13 +66,13 @@ describe("e2e: faults", function () {
     const { policy } = await policyFor(5, 3);
     const kit = encryptMessage(alice.labelKey("faults"), Buffer.from("still here"));
     const retrieval = bob.decryptMessage(policy, kit, { mode: "all" });
-    for (const i of EXTERNAL) processes.get(i)!.kill("SIGKILL");
+    for (const i of PROCESSES) devnet.nodes[i].process!.kill("SIGKILL");
     expect(Buffer.from(await retrieval).toString()).to.equal("still here");
     // and with those two gone for good, a fresh retrieval names them
     const again = await bob.retrieve(policy, [kit.capsule], { waitForAll: true });
     expect(again.servedBy).to.have.length(3);
     const failed = again.failures.map((f) => f.node).sort();
-    expect(failed).to.deep.equal(EXTERNAL.map((i) => devnet.nodes[i].staker.address).sort());
+    expect(failed).to.deep.equal(PROCESSES.map((i) => devnet.nodes[i].staker.address).sort());
     for (const f of again.failures) expect(f.code).to.equal("NETWORK");
   });
 
