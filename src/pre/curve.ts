@@ -456,10 +456,10 @@ export let addonLoadError: string | undefined;
 
 function loadAddon(): NkmsAddon | undefined {
   try {
-    // an explicit path, built by scripts/build-native.cjs: src/pre or dist/pre → build/Release
+    // an explicit path, built by scripts/build-native.cjs: src/pre or dist/pre → native/build/Release
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { join } = require("node:path") as typeof import("node:path");
-    const file = join(__dirname, "..", "..", "build", "Release", "nkms_secp256k1.node");
+    const file = join(__dirname, "..", "..", "native", "build", "Release", "nkms_secp256k1.node");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const addon = require(file) as NkmsAddon;
     // fresh blinding for the constant-time fixed-base multiplications (G and U)
@@ -592,7 +592,7 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
 
 /**
  * How the `native` backend reaches libsecp256k1: `addon`, our own Node-API addon
- * (build/Release/nkms_secp256k1.node, built by scripts/build-native.cjs), or `binding`, the
+ * (native/build/Release/nkms_secp256k1.node, built by scripts/build-native.cjs), or `binding`, the
  * `secp256k1` package's binding alone (slower: no multi-scalar multiplication, a JS callback
  * per constant-time product).
  */
@@ -669,7 +669,7 @@ export function getNativeEngine(): NativeEngine | undefined {
   return nativeEngine;
 }
 
-/** the native engines that loaded here: `addon` needs build/Release/nkms_secp256k1.node */
+/** the native engines that loaded here: `addon` needs native/build/Release/nkms_secp256k1.node */
 export function availableNativeEngines(): NativeEngine[] {
   return (Object.keys(nativeEngines) as NativeEngine[]).filter((n) => nativeEngines[n]);
 }

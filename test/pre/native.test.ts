@@ -16,7 +16,7 @@ import {
 } from "../../src/pre/curve";
 import { select } from "./helpers";
 
-const ADDON_PATH = path.join(__dirname, "..", "..", "build", "Release", "nkms_secp256k1.node");
+const ADDON_PATH = path.join(__dirname, "..", "..", "native", "build", "Release", "nkms_secp256k1.node");
 
 interface RawAddon {
   mulMany(points: Uint8Array, scalars: Uint8Array, pairs: Uint8Array): Uint8Array;
@@ -54,7 +54,7 @@ function nobleAndAddon<T>(f: (be: CurveBackend) => T): [T, T] {
 const hexOf = (p: CurvePoint): string =>
   p.isIdentity ? "identity" : Buffer.from(p.toBytes()).toString("hex");
 
-describe("native addon (build/Release/nkms_secp256k1.node)", function () {
+describe("native addon (native/build/Release/nkms_secp256k1.node)", function () {
   it("is built and loaded in this repository (the native backend uses it by default)", function () {
     // NKMS_ALLOW_NO_ADDON=1 accepts a machine without a C toolchain (the binding engine then serves)
     if (process.env.NKMS_ALLOW_NO_ADDON === "1" && !hasAddon) this.skip();

@@ -1,14 +1,15 @@
 # nkms_secp256k1: a small N-API addon over libsecp256k1 (MIT), whose sources ship with the
 # `secp256k1` npm package. Built by scripts/build-native.cjs; optional (the library falls back
-# to the `secp256k1` package's binding when build/Release/nkms_secp256k1.node is missing).
+# to the `secp256k1` package's binding when native/build/Release/nkms_secp256k1.node is missing).
+# It lives in native/, not at the package root, so that npm never runs node-gyp on its own.
 {
   'targets': [
     {
       'target_name': 'nkms_secp256k1',
-      'sources': ['native/nkms_secp256k1.c'],
+      'sources': ['nkms_secp256k1.c'],
       'include_dirs': [
-        'node_modules/secp256k1/src/secp256k1',
-        'node_modules/secp256k1/src/secp256k1/src',
+        '../node_modules/secp256k1/src/secp256k1',
+        '../node_modules/secp256k1/src/secp256k1/src',
       ],
       'cflags': ['-O3', '-fvisibility=hidden', '-Wno-unused-function', '-Wno-nonnull-compare'],
       'cflags!': ['-O2', '-Os'],
