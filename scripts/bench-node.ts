@@ -7,7 +7,8 @@
  * the load generator runs in this process with requests signed before each run.
  * Env: BENCH_SECONDS (baseline measurement per thread, default 3), BENCH_REQUESTS (requests per
  * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16"), BENCH_BATCHES
- * (capsules per request, default "1,10,64"), BENCH_NODE_ARGS
+ * (capsules per request, default "1,10,64"), BENCH_WORKERS (the node's crypto threads, default one
+ * per core), BENCH_NODE_ARGS
  * (extra Node flags for the node process, e.g. "--cpu-prof").
  */
 import { spawn } from "node:child_process";
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   const net = await startTestNet();
   const testNode = await createTestNode(net, net.signers[1], {
     tune: (config) => {
-      config.workers = cores;
+      config.workers = Number(process.env.BENCH_WORKERS ?? cores);
       config.limits.ratePerSecond = 1e6;
       config.limits.rateBurst = 1e6;
       config.policyCacheTtlMs = 10_000;

@@ -22,7 +22,7 @@ import { buildReencryptionRequest } from "../protocol/build";
 import { encode } from "../protocol/codec";
 import { ReencryptionRequest, ReencryptionResponse } from "../protocol/messages";
 import { openPolicyMap, type PolicyMap } from "../protocol/policy-map";
-import { messageHash } from "../protocol/signing";
+import { keccak } from "../protocol/signing";
 import { signVoucher } from "../protocol/vouchers";
 import { deadline, gather } from "./async";
 import { AbortedError, ClientError, NodesFailedError, type NodeFailure } from "./errors";
@@ -195,17 +195,15 @@ export class Recipient {
       recipientSigner: this.signer,
       voucher,
     });
+    const body = encode(ReencryptionRequest, request);
     const started = performance.now();
-    const response = await this.connector.send(
-      node,
-      "/v1/reencrypt",
-      encode(ReencryptionRequest, request),
-      ReencryptionResponse,
-      { signal, timeoutMs },
-    );
+    const response = await this.connector.send(node, "/v1/reencrypt", body, ReencryptionResponse, {
+      signal,
+      timeoutMs,
+    });
     this.typicalAnswerMs = 0.8 * this.typicalAnswerMs + 0.2 * (performance.now() - started);
     if (
-      !Buffer.from(response.requestHash).equals(Buffer.from(messageHash(ReencryptionRequest, request))) ||
+      !Buffer.from(response.requestHash).equals(Buffer.from(keccak(body))) ||
       response.cfrags.length !== capsules.length ||
       response.bindingSignatures.length !== capsules.length
     ) {

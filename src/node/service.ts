@@ -2,7 +2,6 @@
  * The node's request handlers: protocol messages in, signed protocol messages out. Every
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
-import { getAddress } from "ethers";
 import { decode, encode } from "../protocol/codec";
 import {
   AccessLog,
@@ -49,6 +48,8 @@ export interface ServiceDeps {
 }
 
 const ZERO_HASH = new Uint8Array(32);
+/** batches of at least twice this many capsules are split over the crypto workers */
+const MIN_CAPSULES_PER_TASK = 8;
 
 export class NodeService {
   private metadataCache?: { at: number; bytes: Uint8Array };
@@ -170,16 +171,28 @@ export class NodeService {
       const policy = await this.activePolicy(request.policyId, { fresh: false });
       const voucher = this.checkVoucher(request, policy);
       const share = decode(PolicyShare, stored.share);
-      const result = await this.crypto({
-        kind: "reencrypt",
-        capsule: share.kfragCapsule,
-        ciphertext: share.kfragCiphertext,
-        ownerVerifyingKey: share.ownerVerifyingKey,
-        delegatingKey: share.delegatingKey,
-        recipientVerifyingKey: share.recipientVerifyingKey,
-        capsules: request.capsules,
-      });
-      if (result.kind !== "reencrypt") throw new Error("worker answered another task");
+      // a large batch is split over the crypto workers, so it is served in parallel
+      const parts = Math.min(this.d.pool.size, Math.floor(request.capsules.length / MIN_CAPSULES_PER_TASK));
+      const chunk = Math.ceil(request.capsules.length / Math.max(1, parts));
+      const results = await Promise.all(
+        Array.from({ length: Math.ceil(request.capsules.length / chunk) }, (_, i) =>
+          this.crypto({
+            kind: "reencrypt",
+            capsule: share.kfragCapsule,
+            ciphertext: share.kfragCiphertext,
+            ownerVerifyingKey: share.ownerVerifyingKey,
+            delegatingKey: share.delegatingKey,
+            recipientVerifyingKey: share.recipientVerifyingKey,
+            capsules: request.capsules.slice(i * chunk, (i + 1) * chunk),
+          }),
+        ),
+      );
+      const result = {
+        cfrags: results.flatMap((r) => (r.kind === "reencrypt" ? r.cfrags : [])),
+        bindingSignatures: results.flatMap((r) => (r.kind === "reencrypt" ? r.bindingSignatures : [])),
+        capsuleHashes: results.flatMap((r) => (r.kind === "reencrypt" ? r.capsuleHashes : [])),
+      };
+      if (result.cfrags.length !== request.capsules.length) throw new Error("worker answered another task");
       // the policy may have been revoked while the worker ran
       if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
       // the codec has one encoding per message (decode refused anything else), so this is
@@ -271,7 +284,8 @@ export class NodeService {
   }
 
   private checkAddressedToMe(node: string): void {
-    if (getAddress(node) !== this.d.staker) {
+    // the codec decodes addresses to their checksummed form, as this.d.staker is held
+    if (node !== this.d.staker) {
       throw refuse.badRequest(
         "WRONG_NODE",
         `this message is addressed to ${node}, not to this node (${this.d.staker})`,

@@ -4,14 +4,7 @@
  * operator key over keccak256 of the payload (65-byte r‖s‖v, v ∈ {27, 28}), so a contract can
  * `ecrecover` a node's signature.
  */
-import {
-  computeAddress,
-  getAddress,
-  hexlify,
-  recoverAddress,
-  Signature as EthSignature,
-  verifyMessage,
-} from "ethers";
+import { computeAddress, getAddress, hexlify, verifyMessage } from "ethers";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import path from "node:path";
 import secp256k1 from "secp256k1";
@@ -134,11 +127,29 @@ export class OperatorKey {
 
 /** The address that signed this operator-signed message; BadSignatureError if none can. */
 export function recoverOperator<T extends { signature: Uint8Array }>(type: MessageType<T>, value: T): string {
+  const signer = recoverDigestSigner(operatorDigest(type, value), value.signature);
+  if (!signer) throw new BadSignatureError(type.name, "malformed operator signature");
+  return signer;
+}
+
+const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/**
+ * The Ethereum address whose key made this 65-byte r‖s‖v signature (v ∈ {27, 28}, low s, as
+ * OperatorKey signs and OpenZeppelin's ECDSA accepts) over `digest`, or undefined if it is
+ * malformed. Recovery runs in libsecp256k1 (JavaScript recovery costs milliseconds, and a
+ * client checks a node's signature on every answer).
+ */
+export function recoverDigestSigner(digest: Uint8Array, signature: Uint8Array): string | undefined {
+  if (signature.length !== 65 || (signature[64] !== 27 && signature[64] !== 28)) return undefined;
+  if (BigInt(hexlify(signature.subarray(32, 64))) > HALF_ORDER) return undefined;
+  let publicKey: Uint8Array;
   try {
-    return recoverAddress(operatorDigest(type, value), EthSignature.from(hexlify(value.signature)));
+    publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), signature[64] - 27, digest, false);
   } catch {
-    throw new BadSignatureError(type.name, "malformed operator signature");
+    return undefined; // r or s out of range, or no point with this r
   }
+  return getAddress(hexlify(keccak(publicKey.subarray(1)).subarray(12)));
 }
 
 /** Checks that `expectedOperator` signed this message. */

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { getBytes, keccak256, Wallet } from "ethers";
+import { getBytes, hexlify, keccak256, recoverAddress, toBeHex, Wallet } from "ethers";
 import { SecretKey, Signer } from "../../src/pre";
 import { decode, encode, signingPayload, typeOf } from "../../src/protocol/codec";
 import { ProtocolError } from "../../src/protocol/errors";
@@ -20,6 +20,7 @@ import {
   keccak,
   keccakEngine,
   OperatorKey,
+  recoverDigestSigner,
   recoverOperator,
   signUmbral,
   verifyOperator,
@@ -238,6 +239,36 @@ describe("protocol messages", () => {
     expectCode(() => verifyOperator(RevocationAck, ack, node), "BAD_SIGNATURE");
     const garbage = { ...ack, signature: bytes(65, 0xff) };
     expectCode(() => verifyOperator(RevocationAck, garbage, operator.address), "BAD_SIGNATURE");
+  });
+
+  it("recovers operator signatures natively, exactly as ethers does, and refuses malleated ones", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (digest) => {
+        const key = new OperatorKey(getBytes(Wallet.createRandom().privateKey));
+        const signature = key.signDigest(digest);
+        expect(recoverDigestSigner(digest, signature)).to.equal(key.address);
+        expect(recoverDigestSigner(digest, signature)).to.equal(recoverAddress(digest, hexlify(signature)));
+        // the same signature with high s (n − s, other parity) is the same key's signature too,
+        // but it is refused, as OpenZeppelin's ECDSA refuses it on chain
+        const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+        const high = Uint8Array.from(signature);
+        high.set(getBytes(toBeHex(n - BigInt(hexlify(signature.subarray(32, 64))), 32)), 32);
+        high[64] = signature[64] === 27 ? 28 : 27;
+        expect(recoverDigestSigner(digest, high)).to.equal(undefined);
+      }),
+      { numRuns: 50 },
+    );
+    const digest = bytes(32, 9);
+    const signature = operator.signDigest(digest);
+    for (const v of [0, 1, 26, 29]) {
+      const bad = Uint8Array.from(signature);
+      bad[64] = v;
+      expect(recoverDigestSigner(digest, bad), `v = ${v}`).to.equal(undefined);
+    }
+    const zeroR = Uint8Array.from(signature);
+    zeroR.fill(0, 0, 32);
+    expect(recoverDigestSigner(digest, zeroR)).to.equal(undefined);
+    expect(recoverDigestSigner(digest, signature.subarray(0, 64))).to.equal(undefined);
   });
 
   it("refuses an Umbral signature by another key", () => {
