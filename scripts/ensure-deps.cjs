@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // Installs the locked dependencies when node_modules is missing or older than
-// package-lock.json, so `npm test` and `npm run demo` work on a fresh clone.
+// package-lock.json, then builds the native PRE addon if it is missing or stale (see
+// build-native.cjs), so `npm test`, `npm run demo` and the benchmarks work on a fresh clone.
 "use strict";
 const { createHash } = require("node:crypto");
 const { existsSync, readFileSync, writeFileSync } = require("node:fs");
 const { join } = require("node:path");
-const { execSync } = require("node:child_process");
+const { execFileSync, execSync } = require("node:child_process");
 
 const root = join(__dirname, "..");
 const lock = readFileSync(join(root, "package-lock.json"));
 const digest = createHash("sha256").update(lock).digest("hex");
 const marker = join(root, "node_modules", ".nkms-lock-sha256");
 
-if (existsSync(marker) && readFileSync(marker, "utf8") === digest) process.exit(0);
-
-console.log("nkms: installing locked dependencies (npm ci) ...");
-execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });
-writeFileSync(marker, digest);
+if (!existsSync(marker) || readFileSync(marker, "utf8") !== digest) {
+  console.log("nkms: installing locked dependencies (npm ci) ...");
+  execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });
+  writeFileSync(marker, digest);
+}
+execFileSync(process.execPath, [join(__dirname, "build-native.cjs")], { cwd: root, stdio: "inherit" });
