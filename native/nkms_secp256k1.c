@@ -13,8 +13,15 @@
  *   mulGen(k)                  k·G, constant-time (the same comb, with a table for G)
  *   msm(points, scalars, g)    g·G + Σ kᵢ·Pᵢ, variable-time (public data only): Strauss
  *        (secp256k1_ecmult_multi_var) or, from 64 points, Pippenger with 128-bit scalars unsplit
+ *   mulAddG(P, a, g)           a·P + g·G, variable-time (public data only): secp256k1_ecmult
+ *        (a Strauss walk with the generator's precomputed tables)
+ *   mulAddGEquals(P, a, g, R)  whether a·P + g·G = R, compared in Jacobian coordinates (no
+ *        inversion): the capsule self-check, variable-time
+ *   decompress(points)         33-byte compressed points to 65-byte ones (null if any is invalid)
  *   ecdsaVerify(sig, msg, P)   libsecp256k1's ECDSA verification (low s only)
  *   ecdsaVerifyMany(sigs, msgs, P)  the same for many signatures by one key, with a key table
+ *   ecdsaSignRecoverable(msg, d)  secp256k1_ecdsa_sign_recoverable with the default RFC 6979
+ *        nonce, byte for byte, constant-time in d and the nonce (k·G by the blinded G comb)
  *   randomize(seed)            new blinding for the combs
  *
  * MIT licence, like the rest of nkms.
@@ -817,6 +824,171 @@ static napi_value ecdsa_verify_many(napi_env env, napi_callback_info info) {
     return out;
 }
 
+/* mulAddG(point: 65 bytes, a: 32 bytes, g: 32 bytes) → a·P + g·G (65 bytes), or null for the
+   identity; scalars below n, 0 allowed. Variable-time (public data only): secp256k1_ecmult, one
+   Strauss walk over P's window table and libsecp256k1's precomputed generator tables. */
+static napi_value mul_add_g(napi_env env, napi_callback_info info) {
+    nkms_state *st = get_state(env);
+    size_t argc = 3, plen, alen, glen;
+    napi_value argv[3], out;
+    unsigned char *pt, *ab, *gb, *o;
+    secp256k1_scalar a, g;
+    secp256k1_ge p;
+    secp256k1_gej pj, rj;
+    int of1 = 0, of2 = 0;
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 3 || !get_bytes(env, argv[0], &pt, &plen) || !get_bytes(env, argv[1], &ab, &alen) ||
+        !get_bytes(env, argv[2], &gb, &glen))
+        return NULL;
+    if (plen != 65 || alen != 32 || glen != 32) return throw_type(env, "mulAddG: expected 65, 32 and 32 bytes");
+    secp256k1_scalar_set_b32(&a, ab, &of1);
+    secp256k1_scalar_set_b32(&g, gb, &of2);
+    if (of1 || of2) return throw_type(env, "mulAddG: scalar not below the group order");
+    if (!parse_point(&p, pt)) return throw_type(env, "mulAddG: not a point on the curve");
+    secp256k1_gej_set_ge(&pj, &p);
+    secp256k1_ecmult(&st->ctx->ecmult_ctx, &rj, &pj, &a, &g);
+    if (secp256k1_gej_is_infinity(&rj)) {
+        NAPI_CHECK(napi_get_null(env, &out));
+        return out;
+    }
+    secp256k1_ge_set_gej_var(&p, &rj);
+    out = new_bytes(env, 65, &o);
+    if (out == NULL) return throw_error(env, "mulAddG: out of memory");
+    write_point(o, &p);
+    return out;
+}
+
+/* mulAddGEquals(point: 65 bytes, a: 32 bytes, g: 32 bytes, expected: 65 bytes) → whether
+   a·P + g·G = expected; the same walk as mulAddG, compared in Jacobian coordinates (no field
+   inversion, no encoding). Variable-time (public data only). */
+static napi_value mul_add_g_equals(napi_env env, napi_callback_info info) {
+    nkms_state *st = get_state(env);
+    size_t argc = 4, plen, alen, glen, elen;
+    napi_value argv[4], out;
+    unsigned char *pt, *ab, *gb, *eb;
+    secp256k1_scalar a, g;
+    secp256k1_ge p, e;
+    secp256k1_gej pj, rj;
+    secp256k1_fe z2, t;
+    int of1 = 0, of2 = 0, eq = 0;
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 4 || !get_bytes(env, argv[0], &pt, &plen) || !get_bytes(env, argv[1], &ab, &alen) ||
+        !get_bytes(env, argv[2], &gb, &glen) || !get_bytes(env, argv[3], &eb, &elen))
+        return NULL;
+    if (plen != 65 || alen != 32 || glen != 32 || elen != 65)
+        return throw_type(env, "mulAddGEquals: expected 65, 32, 32 and 65 bytes");
+    secp256k1_scalar_set_b32(&a, ab, &of1);
+    secp256k1_scalar_set_b32(&g, gb, &of2);
+    if (of1 || of2) return throw_type(env, "mulAddGEquals: scalar not below the group order");
+    if (!parse_point(&p, pt) || !parse_point(&e, eb)) return throw_type(env, "mulAddGEquals: not a point on the curve");
+    secp256k1_gej_set_ge(&pj, &p);
+    secp256k1_ecmult(&st->ctx->ecmult_ctx, &rj, &pj, &a, &g);
+    /* (X, Y, Z) = (x, y) ⟺ X = x·Z² and Y = y·Z³; the expected point is never infinity */
+    if (!secp256k1_gej_is_infinity(&rj)) {
+        secp256k1_fe_sqr(&z2, &rj.z);
+        secp256k1_fe_mul(&t, &e.x, &z2);
+        if (secp256k1_fe_equal_var(&t, &rj.x)) {
+            secp256k1_fe_mul(&z2, &z2, &rj.z);
+            secp256k1_fe_mul(&t, &e.y, &z2);
+            eq = secp256k1_fe_equal_var(&t, &rj.y);
+        }
+    }
+    NAPI_CHECK(napi_get_boolean(env, eq, &out));
+    return out;
+}
+
+/* decompress(points: n·33 bytes, compressed SEC1) → n·65 bytes uncompressed, or null when
+   any of them is not a point on the curve (public data: variable-time square root) */
+static napi_value decompress(napi_env env, napi_callback_info info) {
+    size_t argc = 1, len, n, i;
+    napi_value argv[1], out;
+    unsigned char *in, *o;
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || !get_bytes(env, argv[0], &in, &len)) return NULL;
+    if (len == 0 || len % 33 != 0) return throw_type(env, "decompress: expected n·33 bytes");
+    n = len / 33;
+    out = new_bytes(env, 65 * n, &o);
+    if (out == NULL) return throw_error(env, "decompress: out of memory");
+    for (i = 0; i < n; i++) {
+        secp256k1_ge p;
+        secp256k1_fe x;
+        const unsigned char *c = in + 33 * i;
+        if ((c[0] != 2 && c[0] != 3) || !secp256k1_fe_set_b32(&x, c + 1) || !secp256k1_ge_set_xo_var(&p, &x, c[0] == 3)) {
+            NAPI_CHECK(napi_get_null(env, &out));
+            return out;
+        }
+        write_point(o + 65 * i, &p);
+    }
+    return out;
+}
+
+/* ecdsaSignRecoverable(digest: 32 bytes, seckey: 32 bytes in [1, n)) → 65 bytes r ‖ s ‖ recid.
+   Byte-identical to secp256k1_ecdsa_sign_recoverable with the default nonce function (RFC 6979,
+   no extra data), which the `secp256k1` package's ecdsaSign calls, and as constant-time in the
+   key and the nonce: the same nonce loop and secp256k1_ecdsa_sig_sign, with R = k·G from the
+   blinded G comb instead of secp256k1_ecmult_gen (both constant-time), the constant-time scalar
+   inverse, low s (recid adjusted). */
+static napi_value ecdsa_sign_recoverable(napi_env env, napi_callback_info info) {
+    nkms_state *st = get_state(env);
+    size_t argc = 2, mlen, klen;
+    napi_value argv[2], out;
+    unsigned char *msg32, *key32, *o;
+    unsigned char nonce32[32], b[32];
+    secp256k1_scalar sec, msg, non, sigr, sigs, n;
+    secp256k1_gej rp;
+    secp256k1_ge r;
+    unsigned int count = 0;
+    int overflow = 0, recid = 0;
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 2 || !get_bytes(env, argv[0], &msg32, &mlen) || !get_bytes(env, argv[1], &key32, &klen)) return NULL;
+    if (mlen != 32 || klen != 32) return throw_type(env, "ecdsaSignRecoverable: expected a 32-byte digest and a 32-byte key");
+    if (!parse_nonzero_scalar(&sec, key32)) {
+        secp256k1_scalar_clear(&sec);
+        return throw_type(env, "ecdsaSignRecoverable: secret key must be in [1, n)");
+    }
+    secp256k1_scalar_set_b32(&msg, msg32, NULL);
+    while (1) {
+        nonce_function_rfc6979(nonce32, msg32, key32, NULL, NULL, count);
+        secp256k1_scalar_set_b32(&non, nonce32, &overflow);
+        if (!overflow && !secp256k1_scalar_is_zero(&non)) {
+            /* secp256k1_ecdsa_sig_sign with the comb for k·G */
+            comb_mul(st->gcomb, &rp, &non);
+            secp256k1_ge_set_gej(&r, &rp);
+            secp256k1_fe_normalize(&r.x);
+            secp256k1_fe_normalize(&r.y);
+            secp256k1_fe_get_b32(b, &r.x);
+            secp256k1_scalar_set_b32(&sigr, b, &overflow);
+            recid = (overflow ? 2 : 0) | (secp256k1_fe_is_odd(&r.y) ? 1 : 0);
+            secp256k1_scalar_mul(&n, &sigr, &sec);
+            secp256k1_scalar_add(&n, &n, &msg);
+            secp256k1_scalar_inverse(&sigs, &non);
+            secp256k1_scalar_mul(&sigs, &sigs, &n);
+            secp256k1_scalar_clear(&n);
+            secp256k1_gej_clear(&rp);
+            secp256k1_ge_clear(&r);
+            if (!secp256k1_scalar_is_zero(&sigs)) {
+                if (secp256k1_scalar_is_high(&sigs)) {
+                    secp256k1_scalar_negate(&sigs, &sigs);
+                    recid ^= 1;
+                }
+                break;
+            }
+        }
+        count++;
+    }
+    memset(nonce32, 0, sizeof(nonce32));
+    memset(b, 0, sizeof(b));
+    secp256k1_scalar_clear(&msg);
+    secp256k1_scalar_clear(&non);
+    secp256k1_scalar_clear(&sec);
+    out = new_bytes(env, 65, &o);
+    if (out == NULL) return throw_error(env, "ecdsaSignRecoverable: out of memory");
+    secp256k1_scalar_get_b32(o, &sigr);
+    secp256k1_scalar_get_b32(o + 32, &sigs);
+    o[64] = (unsigned char)recid;
+    return out;
+}
+
 /* randomize(seed: 32 bytes): new blinding for the G and U combs */
 static napi_value randomize(napi_env env, napi_callback_info info) {
     nkms_state *st = get_state(env);
@@ -848,7 +1020,7 @@ static napi_value init(napi_env env, napi_value exports) {
     static const struct {
         const char *name;
         napi_callback fn;
-    } fns[] = {{"mulMany", mul_many}, {"mulGen", mul_gen}, {"msm", msm}, {"ecdsaVerify", ecdsa_verify}, {"ecdsaVerifyMany", ecdsa_verify_many}, {"randomize", randomize}};
+    } fns[] = {{"mulMany", mul_many}, {"mulGen", mul_gen}, {"msm", msm}, {"ecdsaVerify", ecdsa_verify}, {"ecdsaVerifyMany", ecdsa_verify_many}, {"randomize", randomize}, {"mulAddG", mul_add_g}, {"mulAddGEquals", mul_add_g_equals}, {"decompress", decompress}, {"ecdsaSignRecoverable", ecdsa_sign_recoverable}};
     nkms_state *st = (nkms_state *)calloc(1, sizeof(nkms_state));
     secp256k1_ge u;
     size_t i;

@@ -67,6 +67,7 @@ function referenceSetup() {
     ciphertext,
     kfrags,
     vcfrags,
+    capsuleBytes: capsule.toBytes(),
     ...bytesOf(kfrags[0], vcfrags[0]),
   };
 }
@@ -93,6 +94,7 @@ function oursSetup() {
     kfrags,
     vcfrags,
     many,
+    capsuleBytes: capsule.toBytes(),
     ...bytesOf(kfrags[0], vcfrags[0]),
   };
 }
@@ -143,6 +145,18 @@ function rows(): Row[] {
       name: "reencrypt",
       reference: () => umbral.reencrypt(r.capsule, r.kfrags[0]),
       ours: () => pre.reencrypt(o.capsule, o.kfrags[0]),
+    },
+    {
+      // a re-encryption node's decoding of a request's capsule: two points and the self-check
+      name: "Capsule.fromBytes",
+      reference: () => umbral.Capsule.fromBytes(r.capsuleBytes),
+      ours: () => pre.Capsule.fromBytes(o.capsuleBytes),
+    },
+    {
+      // a re-encryption node's work per capsule, short of hashing and signing its answer
+      name: "Capsule.fromBytes + reencrypt + toBytes",
+      reference: () => umbral.reencrypt(umbral.Capsule.fromBytes(r.capsuleBytes), r.kfrags[0]).toBytes(),
+      ours: () => pre.reencrypt(pre.Capsule.fromBytes(o.capsuleBytes), o.kfrags[0]).toBytes(),
     },
     {
       name: "CapsuleFrag.fromBytes + verify",

@@ -30,7 +30,7 @@ export class Capsule {
   private static checked(e: CurvePoint, v: CurvePoint, s: bigint): Capsule {
     const h = hashCapsulePoints(e, v);
     // s·G − h·E = V; public data, so variable-time arithmetic is fine
-    if (!currentBackend().mulAddPublic(GENERATOR, s, e, modN(-h)).equals(v)) {
+    if (!currentBackend().mulAddEqualsPublic(GENERATOR, s, e, modN(-h), v)) {
       throw new PreError("CAPSULE_VERIFICATION_FAILED", "Capsule self-verification failed");
     }
     return new Capsule(e, v, s);

@@ -219,6 +219,8 @@ export interface CurveBackend {
   add(p: CurvePoint, q: CurvePoint): CurvePoint;
   /** a·P + b·Q; variable-time: public inputs only */
   mulAddPublic(p: CurvePoint, a: bigint, q: CurvePoint, b: bigint): CurvePoint;
+  /** whether a·P + b·Q = R (a verification equation); variable-time: public inputs only */
+  mulAddEqualsPublic(p: CurvePoint, a: bigint, q: CurvePoint, b: bigint, r: CurvePoint): boolean;
   /** Σ kᵢ·Pᵢ; variable-time: public inputs only */
   msmPublic(points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint;
   /**
@@ -280,6 +282,9 @@ const nobleBackend: CurveBackend = {
       return CurvePoint.fromNoble(p.noble().multiplyUnsafe(a).add(q.noble().multiplyUnsafe(b)));
     }
     return CurvePoint.fromNoble(mulAddUnsafe(NoblePointCons, [p.noble(), q.noble()], [a, b]));
+  },
+  mulAddEqualsPublic(p, a, q, b, r) {
+    return nobleBackend.mulAddPublic(p, a, q, b).equals(r);
   },
   msmPublic(points, scalars) {
     return CurvePoint.fromNoble(
@@ -420,6 +425,9 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
       }
       return add(mulPublic(p, a), mulPublic(q, b));
     },
+    mulAddEqualsPublic(p, a, q, b, r) {
+      return this.mulAddPublic(p, a, q, b).equals(r);
+    },
     msmPublic(points, scalars) {
       let acc = CurvePoint.IDENTITY;
       for (let i = 0; i < points.length; i++) acc = add(acc, mulPublic(points[i], scalars[i]));
@@ -449,6 +457,10 @@ interface NkmsAddon {
   ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pk: Uint8Array): boolean;
   ecdsaVerifyMany(signatures: Uint8Array, digests: Uint8Array, pk: Uint8Array): Uint8Array;
   randomize(seed: Uint8Array): void;
+  mulAddG(point: Uint8Array, a: Uint8Array, g: Uint8Array): Uint8Array | null;
+  mulAddGEquals(point: Uint8Array, a: Uint8Array, g: Uint8Array, expected: Uint8Array): boolean;
+  decompress(points: Uint8Array): Uint8Array | null;
+  ecdsaSignRecoverable(digest: Uint8Array, seckey: Uint8Array): Uint8Array;
 }
 
 /** @internal why the addon did not load (undefined when it did) */
@@ -476,8 +488,9 @@ function loadAddon(): NkmsAddon | undefined {
  * secp256k1_ecmult_const (tables shared between products of one point, no JS callback) and
  * a blinded fixed-base comb for U; multi-scalar multiplication with Strauss/Pippenger
  * (secp256k1_ecmult_multi_var and a variant that does not split 128-bit scalars); ECDSA
- * verification of many signatures by one key with a table for the key. Parsing, sums and
- * signing stay with the `secp256k1` binding.
+ * verification of many signatures by one key with a table for the key; a·P + g·G and the
+ * capsule self-check in one `secp256k1_ecmult` walk; decompression. Sums and (Umbral) signing
+ * stay with the `secp256k1` binding.
  */
 function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
   const base = nativeBackend(lib);
@@ -558,6 +571,10 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
   };
   return {
     ...base,
+    decompress(bytes) {
+      const u = addon.decompress(bytes);
+      return u ? CurvePoint.fromUncompressed(u) : undefined;
+    },
     mulBase(k) {
       return k === 0n ? CurvePoint.IDENTITY : CurvePoint.fromUncompressed(addon.mulGen(scalarToBytes(k)));
     },
@@ -569,7 +586,26 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
       return msmPublic([p], [k]);
     },
     mulAddPublic(p, a, q, b) {
+      // b·Q + a·G in one secp256k1_ecmult (the generator's precomputed tables)
+      if (p === GENERATOR && q !== GENERATOR && !q.isIdentity && b !== 0n) {
+        return fromResult(addon.mulAddG(q.uncompressed(), scalarToBytes(b), scalarToBytes(a)));
+      }
+      if (q === GENERATOR && p !== GENERATOR && !p.isIdentity && a !== 0n) {
+        return fromResult(addon.mulAddG(p.uncompressed(), scalarToBytes(a), scalarToBytes(b)));
+      }
       return msmPublic([p, q], [a, b]);
+    },
+    mulAddEqualsPublic(p, a, q, b, r) {
+      // compared inside the addon, in Jacobian coordinates: no inversion, no encoding
+      if (!r.isIdentity) {
+        if (p === GENERATOR && q !== GENERATOR && !q.isIdentity && b !== 0n) {
+          return addon.mulAddGEquals(q.uncompressed(), scalarToBytes(b), scalarToBytes(a), r.uncompressed());
+        }
+        if (q === GENERATOR && p !== GENERATOR && !p.isIdentity && a !== 0n) {
+          return addon.mulAddGEquals(p.uncompressed(), scalarToBytes(a), scalarToBytes(b), r.uncompressed());
+        }
+      }
+      return this.mulAddPublic(p, a, q, b).equals(r);
     },
     msmPublic,
     verify(signature, digest, pk) {
@@ -603,6 +639,15 @@ const addon = native ? loadAddon() : undefined;
 const nativeEngines: Partial<Record<NativeEngine, CurveBackend>> = native
   ? { ...(addon ? { addon: addonBackend(addon, native) } : {}), binding: nativeBackend(native) }
   : {};
+
+/**
+ * @internal ECDSA with libsecp256k1's RFC 6979 nonce (no extra data) in our addon: 65 bytes
+ * r ‖ s ‖ recovery id, low s, byte-identical to the `secp256k1` package's `ecdsaSign` and
+ * constant-time in the key and the nonce. Undefined when the addon did not load. Throws a
+ * TypeError on a key outside [1, n) or lengths other than 32.
+ */
+export const addonEcdsaSignRecoverable: ((digest: Uint8Array, seckey: Uint8Array) => Uint8Array) | undefined =
+  addon ? (digest, seckey) => addon.ecdsaSignRecoverable(digest, seckey) : undefined;
 
 /** @internal the engine chosen by a value of NKMS_PRE_NATIVE_ENGINE (unset or "auto": addon when loaded) */
 export function nativeEngineForEnv(requested: string | undefined): NativeEngine | undefined {

@@ -16,6 +16,13 @@ import {
 } from "../../src/pre/curve";
 import { select } from "./helpers";
 
+type Binding = typeof import("secp256k1");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const binding = require("secp256k1/bindings.js") as Binding;
+const hex = (b: Uint8Array | null): string => (b ? Buffer.from(b).toString("hex") : "null");
+/** k·G, compressed, from the binding */
+const scalarPoint = (k: bigint): Uint8Array => binding.publicKeyCreate(scalarToBytes(k), true);
+
 const ADDON_PATH = path.join(__dirname, "..", "..", "native", "build", "Release", "nkms_secp256k1.node");
 
 interface RawAddon {
@@ -24,6 +31,10 @@ interface RawAddon {
   msm(points: Uint8Array, scalars: Uint8Array, g: Uint8Array | null): Uint8Array | null;
   ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pk: Uint8Array): boolean;
   ecdsaVerifyMany(signatures: Uint8Array, digests: Uint8Array, pk: Uint8Array): Uint8Array;
+  mulAddG(point: Uint8Array, a: Uint8Array, g: Uint8Array): Uint8Array | null;
+  mulAddGEquals(point: Uint8Array, a: Uint8Array, g: Uint8Array, expected: Uint8Array): boolean;
+  decompress(points: Uint8Array): Uint8Array | null;
+  ecdsaSignRecoverable(digest: Uint8Array, seckey: Uint8Array): Uint8Array;
 }
 
 const hasAddon = availableNativeEngines().includes("addon");
@@ -158,6 +169,71 @@ describe("native addon (native/build/Release/nkms_secp256k1.node)", function () 
       );
     });
 
+    it("on a·P + g·G (mulAddG) and its equality test, either side, with 0 scalars and identity", function () {
+      fc.assert(
+        fc.property(nonZero, scalar, scalar, (k, a, g) => {
+          const [noble, addon] = nobleAndAddon((be) => {
+            const P = be.mulBase(k);
+            const r = be.mulAddPublic(GENERATOR, g, P, a);
+            const minusR = r.isIdentity ? r : be.mulPublic(r, ORDER - 1n);
+            return [
+              r,
+              be.mulAddPublic(P, a, GENERATOR, g),
+              be.mulAddPublic(GENERATOR, 0n, P, a),
+              be.mulAddPublic(P, a, GENERATOR, 0n),
+              be.mulAddPublic(GENERATOR, g, CurvePoint.IDENTITY, a),
+              // k·G − 1·(k·G): the identity
+              be.mulAddPublic(GENERATOR, k, P, ORDER - 1n),
+              be.mulAddPublic(P, ORDER - 1n, GENERATOR, k),
+            ]
+              .map(hexOf)
+              .concat(
+                [
+                  be.mulAddEqualsPublic(GENERATOR, g, P, a, r),
+                  be.mulAddEqualsPublic(P, a, GENERATOR, g, r),
+                  // same x, other y: the Jacobian comparison must see the sign
+                  be.mulAddEqualsPublic(GENERATOR, g, P, a, minusR),
+                  be.mulAddEqualsPublic(GENERATOR, g, P, a, P),
+                  be.mulAddEqualsPublic(GENERATOR, k, P, ORDER - 1n, CurvePoint.IDENTITY),
+                  be.mulAddEqualsPublic(GENERATOR, k, P, ORDER - 1n, P),
+                ].map(String),
+              );
+          });
+          expect(addon).to.deep.equal(noble);
+          const [same, swapped, negated, , toIdentity, notIdentity] = addon.slice(-6);
+          expect([same, swapped, negated, toIdentity, notIdentity]).to.deep.equal([
+            "true",
+            "true",
+            String(addon[0] === "identity"),
+            "true",
+            "false",
+          ]);
+        }),
+        { numRuns: 30 },
+      );
+    });
+
+    it("on decompression: the binding's publicKeyConvert, and invalid encodings refused", function () {
+      fc.assert(
+        fc.property(nonZero, fc.uint8Array({ minLength: 32, maxLength: 32 }), (k, x) => {
+          const [noble, addon] = nobleAndAddon((be) => {
+            const c = be.mulBase(k).toBytes();
+            const neg = c.slice();
+            neg[0] ^= 1;
+            const random = Uint8Array.from([2, ...x]);
+            return [c, neg, random].map((b) => {
+              const p = be.decompress(b);
+              return p ? hex(p.uncompressed()) : "invalid";
+            });
+          });
+          expect(addon).to.deep.equal(noble);
+          expect(addon[0]).to.equal(hex(binding.publicKeyConvert(scalarPoint(k), false)));
+          expect(addon[1]).to.not.equal("invalid");
+        }),
+        { numRuns: 50 },
+      );
+    });
+
     it("on ECDSA verification, one and many signatures by one key, valid and not", function () {
       const [noble, addon] = nobleAndAddon((be) => {
         const sk = 0x1234567890abcdefn;
@@ -230,6 +306,114 @@ describe("native addon (native/build/Release/nkms_secp256k1.node)", function () 
       // 0 is a valid public scalar: 0·U is the identity (null)
       expect(raw.msm(u(), new Uint8Array(32), null)).to.equal(null);
       expect(raw.msm(new Uint8Array(0), new Uint8Array(0), null)).to.equal(null);
+    });
+
+    it("mulAddG and mulAddGEquals: libsecp256k1's results, the identity, bad input", function () {
+      const n = scalarToBytes(ORDER - 1n);
+      n[31] += 1;
+      const zero = new Uint8Array(32);
+      fc.assert(
+        fc.property(nonZero, nonZero, (a, b) => {
+          // a·U + b·G against the binding's tweakMul and tweakAdd
+          const expected = binding.publicKeyTweakAdd(
+            binding.publicKeyTweakMul(u(), scalarToBytes(a), false),
+            scalarToBytes(b),
+            false,
+          );
+          expect(hex(raw.mulAddG(u(), scalarToBytes(a), scalarToBytes(b)))).to.equal(hex(expected));
+          expect(raw.mulAddGEquals(u(), scalarToBytes(a), scalarToBytes(b), expected)).to.equal(true);
+          const minus = binding.publicKeyNegate(expected, false);
+          expect(raw.mulAddGEquals(u(), scalarToBytes(a), scalarToBytes(b), minus)).to.equal(false);
+          expect(raw.mulAddGEquals(u(), scalarToBytes(a), scalarToBytes(modN(b + 1n)), expected)).to.equal(
+            false,
+          );
+        }),
+        { numRuns: 30 },
+      );
+      expect(raw.mulAddG(u(), zero, zero)).to.equal(null);
+      expect(hex(raw.mulAddG(u(), zero, k))).to.equal(hex(binding.publicKeyCreate(k, false)));
+      expect(hex(raw.mulAddG(g(), scalarToBytes(ORDER - 1n), scalarToBytes(1n)))).to.equal("null");
+      expect(raw.mulAddGEquals(g(), scalarToBytes(ORDER - 1n), scalarToBytes(1n), g())).to.equal(false);
+      const offCurve = g().slice();
+      offCurve[64] ^= 1;
+      for (const f of [
+        () => raw.mulAddG(offCurve, k, k),
+        () => raw.mulAddG(g(), n, k),
+        () => raw.mulAddG(g(), k, n),
+        () => raw.mulAddG(g().subarray(1), k, k),
+        () => raw.mulAddG(g(), k.subarray(1), k),
+        () => raw.mulAddG(g(), k, "00" as never),
+        () => raw.mulAddGEquals(g(), k, k, offCurve),
+        () => raw.mulAddGEquals(offCurve, k, k, g()),
+        () => raw.mulAddGEquals(g(), n, k, g()),
+        () => raw.mulAddGEquals(g(), k, k, g().subarray(1)),
+      ])
+        expect(f).to.throw(TypeError);
+    });
+
+    it("decompress: one or several points, null when any is invalid, TypeError on bad length", function () {
+      const two = new Uint8Array(66);
+      two.set(GENERATOR.toBytes(), 0);
+      two.set(POINT_U.toBytes(), 33);
+      expect(hex(raw.decompress(two))).to.equal(hex(g()) + hex(u()));
+      const p = binding.publicKeyCreate(k, true);
+      expect(hex(raw.decompress(p))).to.equal(hex(binding.publicKeyConvert(p, false)));
+      // x = 0 is not on secp256k1 (y² = 7 has no root mod p), x ≥ p is refused, prefixes other than 02 and 03
+      const x0 = new Uint8Array(33);
+      x0[0] = 2;
+      const xp = new Uint8Array(33).fill(0xff);
+      xp[0] = 3;
+      const prefix4 = GENERATOR.toBytes().slice();
+      prefix4[0] = 4;
+      for (const bad of [x0, xp, prefix4]) {
+        expect(raw.decompress(bad)).to.equal(null);
+        const mixed = new Uint8Array(66);
+        mixed.set(GENERATOR.toBytes(), 0);
+        mixed.set(bad, 33);
+        expect(raw.decompress(mixed)).to.equal(null);
+        expect(() => binding.publicKeyConvert(bad, false)).to.throw();
+      }
+      for (const bad of [new Uint8Array(0), new Uint8Array(32), new Uint8Array(65), "02" as never])
+        expect(() => raw.decompress(bad)).to.throw(TypeError);
+    });
+
+    it("ecdsaSignRecoverable: the binding's ecdsaSign byte for byte, recoverable, low s; bad keys refused", function () {
+      const half = ORDER >> 1n;
+      const check = (sk: Uint8Array, digest: Uint8Array) => {
+        const sig = raw.ecdsaSignRecoverable(digest, sk);
+        const ref = binding.ecdsaSign(digest, sk);
+        expect(sig.length).to.equal(65);
+        expect(hex(sig.subarray(0, 64))).to.equal(hex(ref.signature));
+        expect(sig[64]).to.equal(ref.recid);
+        expect(BigInt("0x" + hex(sig.subarray(32, 64))) <= half).to.equal(true);
+        const pk = binding.ecdsaRecover(sig.subarray(0, 64), sig[64], digest, false);
+        expect(hex(pk)).to.equal(hex(binding.publicKeyCreate(sk, false)));
+        expect(raw.ecdsaVerify(sig.subarray(0, 64), digest, pk)).to.equal(true);
+      };
+      fc.assert(
+        fc.property(nonZero, fc.uint8Array({ minLength: 32, maxLength: 32 }), (sk, digest) =>
+          check(scalarToBytes(sk), digest),
+        ),
+        { numRuns: 300 },
+      );
+      // after a new blinding of the G comb the signatures are still the same
+      const before = raw.ecdsaSignRecoverable(k, k);
+      (raw as unknown as { randomize(seed: Uint8Array): void }).randomize(new Uint8Array(32).fill(5));
+      expect(hex(raw.ecdsaSignRecoverable(k, k))).to.equal(hex(before));
+      for (const sk of [1n, 2n, ORDER - 1n, half, half + 1n])
+        for (const d of [0n, 1n, ORDER - 1n, ORDER, (1n << 256n) - 1n])
+          check(scalarToBytes(sk), scalarToBytes(d));
+      const n = scalarToBytes(ORDER - 1n);
+      n[31] += 1;
+      for (const bad of [new Uint8Array(32), n, new Uint8Array(32).fill(0xff), new Uint8Array(31).fill(1)])
+        expect(() => raw.ecdsaSignRecoverable(k, bad)).to.throw(TypeError);
+      for (const f of [
+        () => raw.ecdsaSignRecoverable(k.subarray(1), k),
+        () => raw.ecdsaSignRecoverable(new Uint8Array(33), k),
+        () => raw.ecdsaSignRecoverable("00" as never, k),
+        () => raw.ecdsaSignRecoverable(k, [1, 2] as never),
+      ])
+        expect(f).to.throw(TypeError);
     });
   });
 });

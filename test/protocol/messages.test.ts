@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { getBytes, hexlify, keccak256, recoverAddress, toBeHex, Wallet } from "ethers";
+import secp256k1 from "secp256k1";
 import { SecretKey, Signer } from "../../src/pre";
 import { decode, encode, signingPayload, typeOf } from "../../src/protocol/codec";
 import { ProtocolError } from "../../src/protocol/errors";
@@ -269,6 +270,45 @@ describe("protocol messages", () => {
     zeroR.fill(0, 0, 32);
     expect(recoverDigestSigner(digest, zeroR)).to.equal(undefined);
     expect(recoverDigestSigner(digest, signature.subarray(0, 64))).to.equal(undefined);
+  });
+
+  it("signs digests byte-identically to libsecp256k1's ecdsaSign (RFC 6979, low s, v = 27 + recid)", () => {
+    // signDigest runs in nkms/pre's addon when it is loaded: the same signatures, bit for bit
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const check = (secret: Uint8Array, digest: Uint8Array) => {
+      const key = new OperatorKey(secret);
+      const signature = key.signDigest(digest);
+      const reference = secp256k1.ecdsaSign(digest, secret);
+      expect(hexlify(signature)).to.equal(
+        hexlify(Uint8Array.from([...reference.signature, 27 + reference.recid])),
+      );
+      expect(BigInt(hexlify(signature.subarray(32, 64))) <= n >> 1n).to.equal(true);
+      const recovered = secp256k1.ecdsaRecover(signature.subarray(0, 64), signature[64] - 27, digest, true);
+      expect(hexlify(recovered)).to.equal(hexlify(key.publicKey));
+      expect(recoverDigestSigner(digest, signature)).to.equal(key.address);
+    };
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => secp256k1.privateKeyVerify(k)),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        check,
+      ),
+      { numRuns: 300 },
+    );
+    // extreme keys and digests (a digest ≥ n is reduced mod n)
+    for (const k of [1n, 2n, n - 1n, n >> 1n]) {
+      for (const d of [bytes(32, 0), bytes(32, 0xff), getBytes(toBeHex(n, 32))])
+        check(getBytes(toBeHex(k, 32)), d);
+    }
+    // the same key and digest always give the same signature (deterministic nonce)
+    expect(hexlify(operator.signDigest(bytes(32, 3)))).to.equal(hexlify(operator.signDigest(bytes(32, 3))));
+  });
+
+  it("refuses an operator key outside [1, n)", () => {
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    for (const bad of [bytes(32, 0), getBytes(toBeHex(n, 32)), bytes(32, 0xff), bytes(31, 1), bytes(33, 1)]) {
+      expect(() => new OperatorKey(bad)).to.throw(TypeError);
+    }
   });
 
   it("refuses an Umbral signature by another key", () => {
