@@ -4,16 +4,16 @@
  * alone does on the same cores (native backend, one worker thread per core); then p50/p99 at
  * half of the node's best single-request load. The node runs as its own process
  * (`nkms node run`), against the contracts on the in-process Hardhat network over JSON-RPC;
- * the load generator runs in this process with requests signed before each run.
+ * the load generator runs in a process of its own (scripts/bench-load.ts) with requests signed
+ * before each run.
  * Env: BENCH_SECONDS (baseline measurement per thread, default 3), BENCH_REQUESTS (requests per
  * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16"), BENCH_BATCHES
  * (capsules per request, default "1,10,64"), BENCH_WORKERS (the node's crypto threads, default one
  * per core), BENCH_NODE_ARGS
  * (extra Node flags for the node process, e.g. "--cpu-prof").
  */
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -21,6 +21,7 @@ import * as pre from "../src/pre";
 import { buildReencryptionRequest } from "../src/protocol/build";
 import { encode } from "../src/protocol/codec";
 import { requestNode } from "../src/protocol/https";
+import type { LoadResult, LoadRun } from "./bench-load";
 import { ReencryptionRequest } from "../src/protocol/messages";
 import { connect, createPolicy, post, shareFor } from "../test/node/client";
 import { createTestNode, eventually, PASSPHRASE, startTestNet } from "../test/node/harness";
@@ -161,27 +162,24 @@ async function main(): Promise<void> {
           }),
         ),
       );
-    // one keep-alive agent per run (idle sockets the node closed between runs are never reused);
-    // no TLS session cache, so every connection presents the certificate to pin
-    const newAgent = () => new https.Agent({ keepAlive: true, maxSockets: 64, maxCachedSessions: 0 });
-    const send = async (agent: https.Agent, body: Uint8Array): Promise<number> => {
-      const start = performance.now();
-      await requestNode({
-        url: node.url,
-        tlsFingerprint: node.fingerprint,
-        method: "POST",
-        path: "/v1/reencrypt",
-        body,
-        agent,
-        timeoutMs: 30_000,
+    // the load generator: its own process (scripts/bench-load.ts), fed pre-signed requests
+    const load = fork(path.join(__dirname, "bench-load.ts"), [], {
+      execArgv: ["--require", require.resolve("ts-node/register/transpile-only")],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    await new Promise((resolve) => load.once("message", resolve));
+    const runLoad = (spec: LoadRun) =>
+      new Promise<LoadResult>((resolve, reject) => {
+        load.once("message", (answer: { ok: true; result: LoadResult } | { ok: false; error: string }) =>
+          answer.ok ? resolve(answer.result) : reject(new Error(answer.error)),
+        );
+        load.send(spec);
       });
-      return performance.now() - start;
-    };
+    const target = { url: node.url, fingerprint: node.fingerprint };
 
     // warm the node (worker caches, policy cache)
-    const warm = newAgent();
-    for (const body of makeRequests(50, 1)) await send(warm, body);
-    warm.destroy();
+    await runLoad({ mode: "closed", ...target, bodies: makeRequests(50, 1), concurrency: 1 });
 
     interface Run {
       batch: number;
@@ -189,35 +187,23 @@ async function main(): Promise<void> {
       reencPerSecond: number;
       p50: number;
       p99: number;
-      /** CPU ms per request: the node process (all threads) and this load-generating process */
+      /** CPU ms per request: the node process (all threads) and the load generator's process */
       nodeCpu: number;
       clientCpu: number;
     }
     const closedLoop = async (batch: number, concurrency: number): Promise<Run> => {
-      const bodies = makeRequests(Math.max(concurrency * 4, Math.round(REQUESTS / batch)), batch);
-      const agent = newAgent();
-      // open the connections first (untimed)
-      await Promise.all(makeRequests(concurrency, 1).map((body) => send(agent, body)));
-      const latencies: number[] = [];
-      let next = 0;
+      const count = Math.max(concurrency * 4, Math.round(REQUESTS / batch));
+      // the first `concurrency` (single-capsule) requests open the connections, untimed
+      const bodies = [...makeRequests(concurrency, 1), ...makeRequests(count, batch)];
       const nodeCpu0 = processCpuMs(child.pid!);
-      const clientCpu0 = process.cpuUsage();
-      const start = performance.now();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next < bodies.length) latencies.push(await send(agent, bodies[next++]));
-        }),
-      );
-      const seconds = (performance.now() - start) / 1000;
-      const nodeCpu = (processCpuMs(child.pid!) - nodeCpu0) / bodies.length;
-      const clientUsage = process.cpuUsage(clientCpu0);
-      const clientCpu = (clientUsage.user + clientUsage.system) / 1000 / bodies.length;
-      agent.destroy();
+      const { latencies, seconds, cpuMs } = await runLoad({ mode: "closed", ...target, bodies, concurrency });
+      const nodeCpu = (processCpuMs(child.pid!) - nodeCpu0) / count;
+      const clientCpu = cpuMs / count;
       latencies.sort((a, b) => a - b);
       return {
         batch,
         concurrency,
-        reencPerSecond: (bodies.length * batch) / seconds,
+        reencPerSecond: (count * batch) / seconds,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         nodeCpu,
@@ -262,25 +248,14 @@ async function main(): Promise<void> {
       const best = Math.max(...runs.filter((r) => r.batch === batch).map((r) => r.reencPerSecond));
       const requestRate = best / 2 / batch;
       const count = Math.max(100, Math.round(requestRate * 4));
-      const bodies = makeRequests(count, batch);
-      const agent = newAgent();
-      await Promise.all(makeRequests(8, 1).map((body) => send(agent, body)));
-      const interval = 1000 / requestRate;
-      const start = performance.now();
-      const latencies = await Promise.all(
-        bodies.map(async (body, i) => {
-          const due = start + i * interval;
-          const wait = due - performance.now();
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-          return send(agent, body);
-        }),
-      );
-      agent.destroy();
+      const bodies = [...makeRequests(8, 1), ...makeRequests(count, batch)];
+      const { latencies } = await runLoad({ mode: "open", ...target, bodies, rate: requestRate, warm: 8 });
       latencies.sort((a, b) => a - b);
       console.log(
         `| ${batch} | ${(best / 2).toFixed(0)} | ${requestRate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} |`,
       );
     }
+    load.kill();
   } finally {
     child.kill("SIGTERM");
     await net.close();

@@ -1,0 +1,78 @@
+/**
+ * The load generator of `npm run bench:node`, in its own process (forked by bench-node.ts), so
+ * the latencies it measures are the node's and not the pauses of the benchmark's own process
+ * (which also runs the Hardhat chain). It sends pre-signed request bodies over HTTPS, pinned
+ * to the node's certificate, with one keep-alive agent per run, either in a closed loop
+ * (`concurrency` clients back to back) or an open loop (one request every 1/rate s), and
+ * answers with every latency and its own CPU time.
+ */
+import https from "node:https";
+import { requestNode } from "../src/protocol/https";
+
+export type LoadRun =
+  | { mode: "closed"; url: string; fingerprint: Uint8Array; bodies: Uint8Array[]; concurrency: number }
+  | { mode: "open"; url: string; fingerprint: Uint8Array; bodies: Uint8Array[]; rate: number; warm: number };
+
+export interface LoadResult {
+  latencies: number[];
+  seconds: number;
+  /** CPU time of this process during the run, ms */
+  cpuMs: number;
+}
+
+async function run(spec: LoadRun): Promise<LoadResult> {
+  // no TLS session cache, so every connection presents the certificate to pin
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, maxCachedSessions: 0 });
+  const send = async (body: Uint8Array): Promise<number> => {
+    const start = performance.now();
+    await requestNode({
+      url: spec.url,
+      tlsFingerprint: spec.fingerprint,
+      method: "POST",
+      path: "/v1/reencrypt",
+      body,
+      agent,
+      timeoutMs: 30_000,
+    });
+    return performance.now() - start;
+  };
+  // the first requests of a run open its connections (untimed)
+  const warm = spec.mode === "closed" ? spec.concurrency : spec.warm;
+  await Promise.all(spec.bodies.slice(0, warm).map(send));
+  const bodies = spec.bodies.slice(warm);
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  let latencies: number[];
+  if (spec.mode === "closed") {
+    latencies = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: spec.concurrency }, async () => {
+        while (next < bodies.length) latencies.push(await send(bodies[next++]));
+      }),
+    );
+  } else {
+    const interval = 1000 / spec.rate;
+    latencies = await Promise.all(
+      bodies.map(async (body, i) => {
+        const wait = start + i * interval - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        return send(body);
+      }),
+    );
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  agent.destroy();
+  return { latencies, seconds, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+if (require.main === module && process.send) {
+  process.on("message", (spec: LoadRun) => {
+    run(spec).then(
+      (result) => process.send!({ ok: true, result }),
+      (error: unknown) => process.send!({ ok: false, error: String(error) }),
+    );
+  });
+  process.send({ ready: true });
+}
