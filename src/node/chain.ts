@@ -59,6 +59,9 @@ export interface NodeChain {
 export class PolicyCache {
   private policies = new Map<string, { at: number; value: PolicyInfo | undefined }>();
   private time?: { at: number; value: number };
+  /** reads on their way, so concurrent requests for one policy (or the time) share one read */
+  private reading = new Map<string, Promise<PolicyInfo | undefined>>();
+  private readingTime?: Promise<number>;
 
   constructor(
     private readonly chain: NodeChain,
@@ -72,17 +75,37 @@ export class PolicyCache {
     const key = Buffer.from(policyId).toString("hex");
     const cached = this.policies.get(key);
     if (!fresh && cached && this.clock() - cached.at < this.ttlMs) return cached.value;
-    const value = await this.chain.policy(policyId, this.node);
-    if (this.policies.size > 100_000) this.policies.clear();
-    this.policies.set(key, { at: this.clock(), value });
-    return value;
+    // a fresh read must start now: it does not join one already on its way
+    let reading = fresh ? undefined : this.reading.get(key);
+    if (!reading) {
+      const at = this.clock();
+      reading = this.chain.policy(policyId, this.node).then((value) => {
+        if (this.policies.size > 100_000) this.policies.clear();
+        this.policies.set(key, { at, value });
+        return value;
+      });
+      const mine = reading;
+      this.reading.set(key, mine);
+      const done = () => {
+        if (this.reading.get(key) === mine) this.reading.delete(key);
+      };
+      void mine.then(done, done);
+    }
+    return reading;
   }
 
   /** Chain time: the last block timestamp read, advanced by the local clock since. */
   async now(): Promise<number> {
     if (!this.time || this.clock() - this.time.at >= this.ttlMs) {
-      this.time = { at: this.clock(), value: await this.chain.now() };
+      if (!this.readingTime) {
+        const at = this.clock();
+        this.readingTime = this.chain.now().then((value) => (this.time = { at, value }).value);
+        const done = () => (this.readingTime = undefined);
+        void this.readingTime.then(done, done);
+      }
+      await this.readingTime;
     }
-    return this.time.value + Math.floor((this.clock() - this.time.at) / 1000);
+    const time = this.time!;
+    return time.value + Math.floor((this.clock() - time.at) / 1000);
   }
 }

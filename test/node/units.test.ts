@@ -136,5 +136,37 @@ describe("node building blocks", () => {
       clock = 23_000;
       expect(await cache.now()).to.equal(1003);
     });
+
+    it("shares one chain read among concurrent requests, except fresh ones; a failed read is not kept", async () => {
+      let reads = 0;
+      let fail = true;
+      const pending: (() => void)[] = [];
+      const releaseAll = () => pending.splice(0).forEach((release) => release());
+      const chain = {
+        policy: async () => {
+          reads++;
+          await new Promise<void>((resolve) => pending.push(resolve));
+          if (fail) throw new Error("RPC down");
+          return { revoked: false } as PolicyInfo;
+        },
+        now: async () => 1000,
+      } as unknown as NodeChain;
+      const cache = new PolicyCache(chain, "0x0000000000000000000000000000000000000001", 5000, () => 0);
+      const id = new Uint8Array(16);
+      const waiting = Array.from({ length: 20 }, () => cache.policy(id));
+      await Promise.resolve();
+      expect(reads).to.equal(1);
+      releaseAll();
+      for (const result of await Promise.allSettled(waiting)) expect(result.status).to.equal("rejected");
+      fail = false;
+      const again = cache.policy(id);
+      const fresh = cache.policy(id, true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(reads).to.equal(3);
+      releaseAll();
+      expect((await again)?.revoked).to.equal(false);
+      expect((await fresh)?.revoked).to.equal(false);
+      expect(reads).to.equal(3);
+    });
   });
 });
