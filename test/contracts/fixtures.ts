@@ -144,3 +144,27 @@ export async function commit(e: Economy, stakerAddresses: string[]): Promise<voi
     await e.escrow.connect(e.operators[i]).commitToNextPeriod();
   }
 }
+
+/** An EIP-2612 permit of the NKMS token, signed by `owner`, for its current nonce. */
+export async function signPermit(
+  token: NKMSToken,
+  owner: HardhatEthersSigner,
+  spender: string,
+  value: bigint,
+  deadline: bigint,
+): Promise<ReturnType<typeof ethers.Signature.from>> {
+  const { chainId } = await ethers.provider.getNetwork();
+  const nonce = await token.nonces(owner.address);
+  const types = {
+    Permit: [
+      { name: "owner", type: "address" },
+      { name: "spender", type: "address" },
+      { name: "value", type: "uint256" },
+      { name: "nonce", type: "uint256" },
+      { name: "deadline", type: "uint256" },
+    ],
+  };
+  const domain = { name: "NKMS", version: "1", chainId, verifyingContract: await token.getAddress() };
+  const message = { owner: owner.address, spender, value, nonce, deadline };
+  return ethers.Signature.from(await owner.signTypedData(domain, types, message));
+}

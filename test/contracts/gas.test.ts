@@ -1,11 +1,9 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { hexlify, randomBytes, Signature } from "ethers";
+import { hexlify, randomBytes } from "ethers";
 import type { ContractTransactionResponse } from "ethers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import type { NKMSToken } from "../../typechain-types";
-import { commit, currentPeriod, DAY, deployPolicyFixture, nextPeriod, rate } from "./fixtures";
+import { commit, currentPeriod, DAY, deployPolicyFixture, nextPeriod, rate, signPermit } from "./fixtures";
 
 /** solidity-coverage instruments the contracts, which changes every gas figure */
 const instrumented =
@@ -89,29 +87,6 @@ describe("gas targets", function () {
     expect(revoke).to.be.at.most(150_000n);
   });
 });
-
-async function signPermit(
-  token: NKMSToken,
-  owner: HardhatEthersSigner,
-  spender: string,
-  value: bigint,
-  deadline: bigint,
-): Promise<Signature> {
-  const { chainId } = await hre.ethers.provider.getNetwork();
-  const nonce = await token.nonces(owner.address);
-  const types = {
-    Permit: [
-      { name: "owner", type: "address" },
-      { name: "spender", type: "address" },
-      { name: "value", type: "uint256" },
-      { name: "nonce", type: "uint256" },
-      { name: "deadline", type: "uint256" },
-    ],
-  };
-  const domain = { name: "NKMS", version: "1", chainId, verifyingContract: await token.getAddress() };
-  const message = { owner: owner.address, spender, value, nonce, deadline };
-  return Signature.from(await owner.signTypedData(domain, types, message));
-}
 
 function randomId(): string {
   return hexlify(randomBytes(16));

@@ -11,6 +11,7 @@ import {
   minFeeRate,
   nextPeriod,
   rate,
+  signPermit,
   signVoucher,
   unit,
   type PolicyEconomy,
@@ -248,23 +249,7 @@ describe("PolicyManager", () => {
       const nodes = e.nodes.slice(0, 2);
       const value = 2n * 5n * rate;
       const deadline = start * 86_400n + 86_400n * 10n;
-      const { chainId } = await ethers.provider.getNetwork();
-      const nonce = await e.token.nonces(payer.address);
-      const sig = ethers.Signature.from(
-        await payer.signTypedData(
-          { name: "NKMS", version: "1", chainId, verifyingContract: await e.token.getAddress() },
-          {
-            Permit: [
-              { name: "owner", type: "address" },
-              { name: "spender", type: "address" },
-              { name: "value", type: "uint256" },
-              { name: "nonce", type: "uint256" },
-              { name: "deadline", type: "uint256" },
-            ],
-          },
-          { owner: payer.address, spender: await pm.getAddress(), value, nonce, deadline },
-        ),
-      );
+      const sig = await signPermit(e.token, payer, await pm.getAddress(), value, deadline);
       const args = [
         e.recipient.address,
         start,
@@ -282,22 +267,7 @@ describe("PolicyManager", () => {
       );
       expect(await e.token.allowance(payer.address, pm)).to.equal(0n);
       // a second policy: the permit is submitted by someone else first; creation still works
-      const nonce2 = await e.token.nonces(payer.address);
-      const sig2 = ethers.Signature.from(
-        await payer.signTypedData(
-          { name: "NKMS", version: "1", chainId, verifyingContract: await e.token.getAddress() },
-          {
-            Permit: [
-              { name: "owner", type: "address" },
-              { name: "spender", type: "address" },
-              { name: "value", type: "uint256" },
-              { name: "nonce", type: "uint256" },
-              { name: "deadline", type: "uint256" },
-            ],
-          },
-          { owner: payer.address, spender: await pm.getAddress(), value, nonce: nonce2, deadline },
-        ),
-      );
+      const sig2 = await signPermit(e.token, payer, await pm.getAddress(), value, deadline);
       await e.token.connect(e.others[4]).permit(payer.address, pm, value, deadline, sig2.v, sig2.r, sig2.s);
       await expect(
         e.policyManager
