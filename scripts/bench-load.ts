@@ -52,14 +52,16 @@ async function run(spec: LoadRun): Promise<LoadResult> {
       }),
     );
   } else {
+    // each request leaves at its due time, without waiting for the answers before it (setting up
+    // all timers at once would delay the first ones and send them as one burst)
     const interval = 1000 / spec.rate;
-    latencies = await Promise.all(
-      bodies.map(async (body, i) => {
-        const wait = start + i * interval - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        return send(body);
-      }),
-    );
+    const answers: Promise<number>[] = [];
+    for (const [i, body] of bodies.entries()) {
+      const wait = start + i * interval - performance.now();
+      if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      answers.push(send(body));
+    }
+    latencies = await Promise.all(answers);
   }
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);

@@ -70,41 +70,53 @@ export class PolicyCache {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The policy's state, from the cache unless older than the lifetime or `fresh` is asked. */
+  /**
+   * The policy's state, from the cache unless older than the lifetime or `fresh` is asked. An
+   * entry past half its lifetime is read again in the background, so requests do not wait for
+   * the chain when it expires (and never get an answer older than the lifetime).
+   */
   async policy(policyId: Uint8Array, fresh = false): Promise<PolicyInfo | undefined> {
     const key = Buffer.from(policyId).toString("hex");
     const cached = this.policies.get(key);
-    if (!fresh && cached && this.clock() - cached.at < this.ttlMs) return cached.value;
+    if (!fresh && cached && this.clock() - cached.at < this.ttlMs) {
+      if (this.clock() - cached.at >= this.ttlMs / 2 && !this.reading.has(key)) {
+        this.read(key, policyId).catch(() => {}); // a failed early read leaves the entry to expire
+      }
+      return cached.value;
+    }
     // a fresh read must start now: it does not join one already on its way
-    let reading = fresh ? undefined : this.reading.get(key);
-    if (!reading) {
-      const at = this.clock();
-      reading = this.chain.policy(policyId, this.node).then((value) => {
+    return (!fresh && this.reading.get(key)) || this.read(key, policyId);
+  }
+
+  private read(key: string, policyId: Uint8Array): Promise<PolicyInfo | undefined> {
+    const at = this.clock();
+    const reading = this.chain.policy(policyId, this.node).then((value) => {
+      // reads may finish out of order: an older read never replaces a newer one
+      const current = this.policies.get(key);
+      if (!current || current.at <= at) {
         if (this.policies.size > 100_000) this.policies.clear();
         this.policies.set(key, { at, value });
-        return value;
-      });
-      const mine = reading;
-      this.reading.set(key, mine);
-      const done = () => {
-        if (this.reading.get(key) === mine) this.reading.delete(key);
-      };
-      void mine.then(done, done);
-    }
+      }
+      return value;
+    });
+    this.reading.set(key, reading);
+    const done = () => {
+      if (this.reading.get(key) === reading) this.reading.delete(key);
+    };
+    void reading.then(done, done);
     return reading;
   }
 
-  /** Chain time: the last block timestamp read, advanced by the local clock since. */
+  /** Chain time: the last block timestamp read, advanced by the local clock since (read early like policies). */
   async now(): Promise<number> {
-    if (!this.time || this.clock() - this.time.at >= this.ttlMs) {
-      if (!this.readingTime) {
-        const at = this.clock();
-        this.readingTime = this.chain.now().then((value) => (this.time = { at, value }).value);
-        const done = () => (this.readingTime = undefined);
-        void this.readingTime.then(done, done);
-      }
-      await this.readingTime;
+    const age = this.time ? this.clock() - this.time.at : Infinity;
+    if (age >= this.ttlMs / 2 && !this.readingTime) {
+      const at = this.clock();
+      this.readingTime = this.chain.now().then((value) => (this.time = { at, value }).value);
+      const done = () => (this.readingTime = undefined);
+      this.readingTime.then(done, done);
     }
+    if (age >= this.ttlMs) await this.readingTime;
     const time = this.time!;
     return time.value + Math.floor((this.clock() - time.at) / 1000);
   }

@@ -108,33 +108,67 @@ describe("node building blocks", () => {
   });
 
   describe("policy cache", () => {
-    it("reads the chain again only after its lifetime, or when asked for fresh state", async () => {
+    it("reads the chain again only after half its lifetime (in the background), or when asked for fresh state", async () => {
       let reads = 0;
       let clock = 0;
-      const policy = { revoked: false } as PolicyInfo;
+      let revoked = false;
       const chain = {
         policy: async () => {
           reads++;
-          return policy;
+          return { revoked } as PolicyInfo;
         },
         now: async () => 1000,
       } as unknown as NodeChain;
       const cache = new PolicyCache(chain, "0x0000000000000000000000000000000000000001", 5000, () => clock);
       const id = new Uint8Array(16);
       await cache.policy(id);
-      clock = 4999;
+      clock = 2499;
       await cache.policy(id);
       expect(reads).to.equal(1);
-      await cache.policy(id, true);
+      // past half the lifetime: the cached answer now, a read in the background for the next ones
+      revoked = true;
+      clock = 2500;
+      expect((await cache.policy(id))?.revoked).to.equal(false);
       expect(reads).to.equal(2);
-      clock = 10_000;
-      await cache.policy(id);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await cache.policy(id))?.revoked).to.equal(true);
+      expect(reads).to.equal(2);
+      // fresh state is always read
+      await cache.policy(id, true);
       expect(reads).to.equal(3);
+      // an entry past its lifetime is never served: the request waits for the chain
+      clock = 10_000;
+      revoked = false;
+      expect((await cache.policy(id))?.revoked).to.equal(false);
+      expect(reads).to.equal(4);
       // chain time advances with the local clock between reads
       clock = 20_000;
       expect(await cache.now()).to.equal(1000);
       clock = 23_000;
       expect(await cache.now()).to.equal(1003);
+    });
+
+    it("never lets an older read replace a newer one (a revocation seen stays seen)", async () => {
+      let clock = 0;
+      const answers: ((p: PolicyInfo) => void)[] = [];
+      const chain = {
+        policy: () => new Promise<PolicyInfo>((resolve) => answers.push(resolve)),
+        now: async () => 1000,
+      } as unknown as NodeChain;
+      const cache = new PolicyCache(chain, "0x0000000000000000000000000000000000000001", 5000, () => clock);
+      const id = new Uint8Array(16);
+      const first = cache.policy(id);
+      answers.shift()!({ revoked: false } as PolicyInfo);
+      await first;
+      clock = 3000; // a background read starts (slow) ...
+      await cache.policy(id);
+      clock = 3001; // ... then a fresh one, which sees the revocation and answers first
+      const fresh = cache.policy(id, true);
+      answers.pop()!({ revoked: true } as PolicyInfo);
+      expect((await fresh)?.revoked).to.equal(true);
+      answers.pop()!({ revoked: false } as PolicyInfo);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await cache.policy(id))?.revoked).to.equal(true);
     });
 
     it("shares one chain read among concurrent requests, except fresh ones; a failed read is not kept", async () => {
