@@ -195,8 +195,8 @@ export class NodeService {
       if (result.cfrags.length !== request.capsules.length) throw new Error("worker answered another task");
       // the policy may have been revoked while the worker ran
       if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
-      // the codec has one encoding per message (decode refused anything else), so this is
-      // messageHash(ReencryptionRequest, request) without encoding the request again
+      // the hash of the request's bytes as received (its full encoding, which the recipient
+      // hashes too): messageHash without encoding the request again
       const requestHash = keccak(body);
       let entryHash: Uint8Array = ZERO_HASH;
       const served = { capsules: request.capsules.length, voucher };
