@@ -459,6 +459,22 @@ static napi_value new_bytes(napi_env env, size_t len, unsigned char **data) {
     return out;
 }
 
+/* a public point as 65 uncompressed bytes, or null for the identity (variable-time) */
+static napi_value point_or_null(napi_env env, secp256k1_gej *pj, const char *oom) {
+    napi_value out;
+    unsigned char *o;
+    secp256k1_ge p;
+    if (secp256k1_gej_is_infinity(pj)) {
+        NAPI_CHECK(napi_get_null(env, &out));
+        return out;
+    }
+    secp256k1_ge_set_gej_var(&p, pj);
+    out = new_bytes(env, 65, &o);
+    if (out == NULL) return throw_error(env, oom);
+    write_point(o, &p);
+    return out;
+}
+
 static nkms_state *get_state(napi_env env) {
     void *data = NULL;
     napi_get_instance_data(env, &data);
@@ -599,14 +615,13 @@ static int msm_callback(secp256k1_scalar *sc, secp256k1_ge *pt, size_t idx, void
 static napi_value msm(napi_env env, napi_callback_info info) {
     nkms_state *st = get_state(env);
     size_t argc = 3, plen, slen, glen, n, i;
-    napi_value argv[3], out;
+    napi_value argv[3];
     napi_valuetype gtype;
-    unsigned char *pts, *scs, *gb = NULL, *o;
+    unsigned char *pts, *scs, *gb = NULL;
     secp256k1_scalar g;
     secp256k1_ge *points;
     secp256k1_scalar *scalars;
     secp256k1_gej rj;
-    secp256k1_ge r;
     msm_data data;
     int ok;
     NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -647,15 +662,7 @@ static napi_value msm(napi_env env, napi_callback_info info) {
     free(points);
     free(scalars);
     if (!ok) return throw_error(env, "msm: multi-scalar multiplication failed");
-    if (secp256k1_gej_is_infinity(&rj)) {
-        NAPI_CHECK(napi_get_null(env, &out));
-        return out;
-    }
-    secp256k1_ge_set_gej_var(&r, &rj);
-    out = new_bytes(env, 65, &o);
-    if (out == NULL) return throw_error(env, "msm: out of memory");
-    write_point(o, &r);
-    return out;
+    return point_or_null(env, &rj, "msm: out of memory");
 }
 
 /* ecdsaVerify(sig: 64 bytes r ‖ s, digest: 32 bytes, pk: 65 bytes) → boolean; rejects high s */
@@ -830,8 +837,8 @@ static napi_value ecdsa_verify_many(napi_env env, napi_callback_info info) {
 static napi_value mul_add_g(napi_env env, napi_callback_info info) {
     nkms_state *st = get_state(env);
     size_t argc = 3, plen, alen, glen;
-    napi_value argv[3], out;
-    unsigned char *pt, *ab, *gb, *o;
+    napi_value argv[3];
+    unsigned char *pt, *ab, *gb;
     secp256k1_scalar a, g;
     secp256k1_ge p;
     secp256k1_gej pj, rj;
@@ -847,15 +854,7 @@ static napi_value mul_add_g(napi_env env, napi_callback_info info) {
     if (!parse_point(&p, pt)) return throw_type(env, "mulAddG: not a point on the curve");
     secp256k1_gej_set_ge(&pj, &p);
     secp256k1_ecmult(&st->ctx->ecmult_ctx, &rj, &pj, &a, &g);
-    if (secp256k1_gej_is_infinity(&rj)) {
-        NAPI_CHECK(napi_get_null(env, &out));
-        return out;
-    }
-    secp256k1_ge_set_gej_var(&p, &rj);
-    out = new_bytes(env, 65, &o);
-    if (out == NULL) return throw_error(env, "mulAddG: out of memory");
-    write_point(o, &p);
-    return out;
+    return point_or_null(env, &rj, "mulAddG: out of memory");
 }
 
 /* mulAddGEquals(point: 65 bytes, a: 32 bytes, g: 32 bytes, expected: 65 bytes) → whether

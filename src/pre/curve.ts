@@ -232,8 +232,6 @@ export interface CurveBackend {
     scalars: readonly bigint[],
     pairs: readonly (readonly [number, number])[],
   ): CurvePoint[];
-  /** hint: `p` is about to be a base of many public multiplications (builds a window table where that pays) */
-  prepareBase(p: CurvePoint): void;
   /** ECDSA over a 32-byte digest, low-s, RFC 6979 nonce hedged with fresh randomness */
   sign(digest: Uint8Array, sk: bigint): Uint8Array;
   /** ECDSA verification; rejects high-s signatures */
@@ -298,12 +296,6 @@ const nobleBackend: CurveBackend = {
   mulMany(points, scalars, pairs) {
     return mulEach(nobleBackend.mul, points, scalars, pairs);
   },
-  prepareBase(p) {
-    // a width-6 table (~1400 points, a few ms) makes each later multiplyUnsafe ~4× cheaper
-    if (p.isIdentity || hasTable(p) || prepared.has(p.noble())) return;
-    p.noble().precompute(6, false);
-    prepared.add(p.noble());
-  },
   sign(digest, sk) {
     return secp256k1.sign(digest, scalarToBytes(sk), {
       prehash: false,
@@ -324,7 +316,7 @@ const nobleBackend: CurveBackend = {
   },
   verifyMany(signatures, digests, pk) {
     // every signature is checked against the same key: a window table for it pays
-    if (signatures.length > 1) nobleBackend.prepareBase(pk);
+    if (signatures.length > 1) prepareBase(pk);
     return signatures.map((sig, i) => nobleBackend.verify(sig, digests[i], pk));
   },
 };
@@ -335,6 +327,13 @@ function hasTable(p: CurvePoint): boolean {
 
 /** noble points given a window table by prepareBase */
 const prepared = new WeakSet<NoblePoint>();
+
+/** `p` is about to be a base of many public multiplications: a width-6 table (~1400 points, a few ms) makes each later multiplyUnsafe ~4× cheaper */
+function prepareBase(p: CurvePoint): void {
+  if (p.isIdentity || hasTable(p) || prepared.has(p.noble())) return;
+  p.noble().precompute(6, false);
+  prepared.add(p.noble());
+}
 
 type NativeSecp256k1 = typeof import("secp256k1");
 
@@ -436,9 +435,6 @@ function nativeBackend(lib: NativeSecp256k1): CurveBackend {
     mulMany(points, scalars, pairs) {
       return mulEach(mul, points, scalars, pairs);
     },
-    prepareBase() {
-      // libsecp256k1 exposes no reusable tables
-    },
     sign(digest, sk) {
       return lib.ecdsaSign(digest, scalarToBytes(sk), { data: secureRandomBytes(32) }).signature;
     },
@@ -504,6 +500,19 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
     for (let i = 0; i < scalars.length; i++) out.set(scalarToBytes(scalars[i]), 32 * i);
     return out;
   };
+  // a·P + b·Q with one side G and the other a live term, as the addon's (point, k, g) arguments
+  const splitGenerator = (
+    p: CurvePoint,
+    a: bigint,
+    q: CurvePoint,
+    b: bigint,
+  ): [Uint8Array, Uint8Array, Uint8Array] | undefined => {
+    if (p === GENERATOR && q !== GENERATOR && !q.isIdentity && b !== 0n)
+      return [q.uncompressed(), scalarToBytes(b), scalarToBytes(a)];
+    if (q === GENERATOR && p !== GENERATOR && !p.isIdentity && a !== 0n)
+      return [p.uncompressed(), scalarToBytes(a), scalarToBytes(b)];
+    return undefined;
+  };
   const fromResult = (bytes: Uint8Array | null): CurvePoint =>
     bytes ? CurvePoint.fromUncompressed(bytes) : CurvePoint.IDENTITY;
   const msmPublic = (points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint => {
@@ -519,10 +528,7 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
         ks.push(scalars[i]);
       }
     }
-    if (ps.length === 0)
-      return g === 0n
-        ? CurvePoint.IDENTITY
-        : fromResult(addon.msm(new Uint8Array(0), new Uint8Array(0), scalarToBytes(g)));
+    if (ps.length === 0 && g === 0n) return CurvePoint.IDENTITY;
     return fromResult(addon.msm(packPoints(ps), packScalars(ks), g === 0n ? null : scalarToBytes(g)));
   };
   const mulMany = (
@@ -586,25 +592,15 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
       return msmPublic([p], [k]);
     },
     mulAddPublic(p, a, q, b) {
-      // b·Q + a·G in one secp256k1_ecmult (the generator's precomputed tables)
-      if (p === GENERATOR && q !== GENERATOR && !q.isIdentity && b !== 0n) {
-        return fromResult(addon.mulAddG(q.uncompressed(), scalarToBytes(b), scalarToBytes(a)));
-      }
-      if (q === GENERATOR && p !== GENERATOR && !p.isIdentity && a !== 0n) {
-        return fromResult(addon.mulAddG(p.uncompressed(), scalarToBytes(a), scalarToBytes(b)));
-      }
+      // k·P + g·G in one secp256k1_ecmult (the generator's precomputed tables)
+      const split = splitGenerator(p, a, q, b);
+      if (split) return fromResult(addon.mulAddG(...split));
       return msmPublic([p, q], [a, b]);
     },
     mulAddEqualsPublic(p, a, q, b, r) {
       // compared inside the addon, in Jacobian coordinates: no inversion, no encoding
-      if (!r.isIdentity) {
-        if (p === GENERATOR && q !== GENERATOR && !q.isIdentity && b !== 0n) {
-          return addon.mulAddGEquals(q.uncompressed(), scalarToBytes(b), scalarToBytes(a), r.uncompressed());
-        }
-        if (q === GENERATOR && p !== GENERATOR && !p.isIdentity && a !== 0n) {
-          return addon.mulAddGEquals(p.uncompressed(), scalarToBytes(a), scalarToBytes(b), r.uncompressed());
-        }
-      }
+      const split = r.isIdentity ? undefined : splitGenerator(p, a, q, b);
+      if (split) return addon.mulAddGEquals(...split, r.uncompressed());
       return this.mulAddPublic(p, a, q, b).equals(r);
     },
     msmPublic,
@@ -649,6 +645,11 @@ const nativeEngines: Partial<Record<NativeEngine, CurveBackend>> = native
 export const addonEcdsaSignRecoverable: ((digest: Uint8Array, seckey: Uint8Array) => Uint8Array) | undefined =
   addon ? (digest, seckey) => addon.ecdsaSignRecoverable(digest, seckey) : undefined;
 
+/** " (the addon's load error)" for a missing `addon` engine, else "" */
+function whyNotLoaded(engine: string): string {
+  return engine === "addon" && addonLoadError ? ` (${addonLoadError})` : "";
+}
+
 /** @internal the engine chosen by a value of NKMS_PRE_NATIVE_ENGINE (unset or "auto": addon when loaded) */
 export function nativeEngineForEnv(requested: string | undefined): NativeEngine | undefined {
   if (!native) return undefined;
@@ -656,8 +657,7 @@ export function nativeEngineForEnv(requested: string | undefined): NativeEngine 
   if (!nativeEngines[requested as NativeEngine]) {
     throw new PreError(
       "BACKEND_UNAVAILABLE",
-      `NKMS_PRE_NATIVE_ENGINE=${requested}: no such native engine loaded` +
-        (requested === "addon" && addonLoadError ? ` (${addonLoadError})` : ""),
+      `NKMS_PRE_NATIVE_ENGINE=${requested}: no such native engine loaded${whyNotLoaded(requested)}`,
     );
   }
   return requested as NativeEngine;
@@ -725,8 +725,7 @@ export function setNativeEngine(engine: NativeEngine): void {
   if (!b) {
     throw new PreError(
       "BACKEND_UNAVAILABLE",
-      `native engine "${engine}" is not available here` +
-        (engine === "addon" && addonLoadError ? ` (${addonLoadError})` : ""),
+      `native engine "${engine}" is not available here${whyNotLoaded(engine)}`,
     );
   }
   const wasActive = active === backends.native;
