@@ -4,11 +4,10 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
 import { EconomyModel, ModelError } from "../../src/chain/model";
-import { PolicyManager__factory } from "../../typechain-types";
 import {
-  claimWindowPeriods,
   currentPeriod,
   deployEscrowFixture,
+  deployPolicyManager,
   maxFeeRate,
   minFeeRate,
   nextPeriod,
@@ -22,14 +21,7 @@ import {
  * 500, 1 000, 1 500 and 2 000 NKMS locked for 8, 12, 16 and 20 periods, the last one winding down. */
 async function deployPropertyFixture() {
   const e = await deployEscrowFixture();
-  const policyManager = await new PolicyManager__factory(e.governance).deploy(
-    e.escrow,
-    minFeeRate,
-    maxFeeRate,
-    claimWindowPeriods,
-    e.governance.address,
-  );
-  await e.escrow.setPolicyManager(policyManager);
+  const policyManager = await deployPolicyManager(e);
   await e.escrow.setSlasher(e.governance.address, true);
   for (const [i, s] of e.stakers.entries()) {
     await e.escrow.connect(s).bondOperator(e.operators[i].address);

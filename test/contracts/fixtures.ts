@@ -92,9 +92,8 @@ export interface PolicyEconomy extends Economy {
   nodes: string[];
 }
 
-/** Token, escrow and policy manager; four stakers locked for 30 periods with operators bonded. */
-export async function deployPolicyFixture(): Promise<PolicyEconomy> {
-  const e = await deployEscrowFixture();
+/** A policy manager with the test fee range and claim window, set as the escrow's. */
+export async function deployPolicyManager(e: Economy): Promise<PolicyManager> {
   const policyManager = await new PolicyManager__factory(e.governance).deploy(
     e.escrow,
     minFeeRate,
@@ -103,11 +102,24 @@ export async function deployPolicyFixture(): Promise<PolicyEconomy> {
     e.governance.address,
   );
   await e.escrow.setPolicyManager(policyManager);
+  return policyManager;
+}
+
+/** Token, escrow and policy manager; four stakers locked for 30 periods with operators bonded. */
+export async function deployPolicyFixture(): Promise<PolicyEconomy> {
+  const e = await deployEscrowFixture();
+  const policyManager = await deployPolicyManager(e);
   await stakeAndBond(e, 4, 1_000n * unit, 30);
   const [owner, recipient] = e.others;
   await e.token.connect(owner).approve(policyManager, ethers.MaxUint256);
   const nodes = e.stakers.map((s) => s.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   return { ...e, policyManager, owner, recipient, nodes };
+}
+
+/** The EIP-712 domain (version 1, this chain) of the contract `name` at `contract`'s address. */
+export async function eip712Domain(name: string, contract: { getAddress(): Promise<string> }) {
+  const { chainId } = await ethers.provider.getNetwork();
+  return { name, version: "1", chainId, verifyingContract: await contract.getAddress() };
 }
 
 /** A voucher for `count` re-encryptions by `node`, signed by `signer` (EIP-712). */
@@ -118,14 +130,8 @@ export async function signVoucher(
   node: string,
   count: bigint,
 ): Promise<string> {
-  const { chainId } = await ethers.provider.getNetwork();
   return signer.signTypedData(
-    {
-      name: "NKMS PolicyManager",
-      version: "1",
-      chainId,
-      verifyingContract: await policyManager.getAddress(),
-    },
+    await eip712Domain("NKMS PolicyManager", policyManager),
     {
       ReencryptionVoucher: [
         { name: "policyId", type: "bytes16" },
@@ -140,9 +146,13 @@ export async function signVoucher(
 /** Operators of the given stakers commit to the next period. */
 export async function commit(e: Economy, stakerAddresses: string[]): Promise<void> {
   for (const a of stakerAddresses) {
-    const i = e.stakers.findIndex((s) => s.address === a);
-    await e.escrow.connect(e.operators[i]).commitToNextPeriod();
+    await e.escrow.connect(operatorOf(e, a)).commitToNextPeriod();
   }
+}
+
+/** The operator paired with the staker at `stakerAddress` (operators[i] with stakers[i]). */
+export function operatorOf(e: Economy, stakerAddress: string): HardhatEthersSigner {
+  return e.operators[e.stakers.findIndex((s) => s.address === stakerAddress)];
 }
 
 /** An EIP-2612 permit of the NKMS token, signed by `owner`, for its current nonce. */
@@ -153,7 +163,6 @@ export async function signPermit(
   value: bigint,
   deadline: bigint,
 ): Promise<ReturnType<typeof ethers.Signature.from>> {
-  const { chainId } = await ethers.provider.getNetwork();
   const nonce = await token.nonces(owner.address);
   const types = {
     Permit: [
@@ -164,7 +173,7 @@ export async function signPermit(
       { name: "deadline", type: "uint256" },
     ],
   };
-  const domain = { name: "NKMS", version: "1", chainId, verifyingContract: await token.getAddress() };
+  const domain = await eip712Domain("NKMS", token);
   const message = { owner: owner.address, spender, value, nonce, deadline };
   return ethers.Signature.from(await owner.signTypedData(domain, types, message));
 }

@@ -3,7 +3,16 @@ import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, randomBytes } from "ethers";
 import type { ContractTransactionResponse } from "ethers";
-import { commit, currentPeriod, DAY, deployPolicyFixture, nextPeriod, rate, signPermit } from "./fixtures";
+import {
+  commit,
+  currentPeriod,
+  DAY,
+  deployPolicyFixture,
+  nextPeriod,
+  operatorOf,
+  rate,
+  signPermit,
+} from "./fixtures";
 
 /** solidity-coverage instruments the contracts, which changes every gas figure */
 const instrumented =
@@ -33,8 +42,7 @@ describe("gas targets", function () {
       await nextPeriod();
     }
     await commit(e, [b]);
-    const i = e.stakers.findIndex((s) => s.address === a);
-    const tx = e.escrow.connect(e.operators[i]).commitToNextPeriod();
+    const tx = e.escrow.connect(operatorOf(e, a)).commitToNextPeriod();
     await expect(tx).to.emit(e.escrow, "Rewarded");
     const gas = await gasOf(tx);
     console.log(`      commitToNextPeriod with settlement: ${gas} gas`);

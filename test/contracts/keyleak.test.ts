@@ -7,7 +7,15 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import fc from "fast-check";
 import { KeyLeakChallenge__factory } from "../../typechain-types";
 import type { KeyLeakChallenge } from "../../typechain-types";
-import { currentPeriod, deployPolicyFixture, nextPeriod, rate, testParams } from "./fixtures";
+import {
+  currentPeriod,
+  deployPolicyFixture,
+  eip712Domain,
+  nextPeriod,
+  operatorOf,
+  rate,
+  testParams,
+} from "./fixtures";
 import { leakCommitment } from "../../src/chain/key-leak";
 
 const N = secp256k1.Point.CURVE().n;
@@ -54,8 +62,14 @@ async function deployKeyLeakFixture() {
   await e.policyManager
     .connect(e.owner)
     .createPolicy(ID, e.recipient.address, start, start + 10n, rate, nodes);
-  const operatorOf = (node: string) => e.operators[e.stakers.findIndex((s) => s.address === node)];
-  return { ...e, challenge, nodes, start, end: start + 10n, operatorOf };
+  return {
+    ...e,
+    challenge,
+    nodes,
+    start,
+    end: start + 10n,
+    operatorOf: (node: string) => operatorOf(e, node),
+  };
 }
 
 async function signReceipt(
@@ -64,9 +78,8 @@ async function signReceipt(
   policyId: string,
   commitmentHash: string,
 ): Promise<string> {
-  const { chainId } = await ethers.provider.getNetwork();
   return operator.signTypedData(
-    { name: "NKMS KeyLeakChallenge", version: "1", chainId, verifyingContract: await challenge.getAddress() },
+    await eip712Domain("NKMS KeyLeakChallenge", challenge),
     {
       KfragReceipt: [
         { name: "policyId", type: "bytes16" },
@@ -116,14 +129,8 @@ describe("KeyLeakChallenge", () => {
   });
 
   it("gives the receipt digest a node signs (EIP-712)", async () => {
-    const { chainId } = await ethers.provider.getNetwork();
     const digest = ethers.TypedDataEncoder.hash(
-      {
-        name: "NKMS KeyLeakChallenge",
-        version: "1",
-        chainId,
-        verifyingContract: await f.challenge.getAddress(),
-      },
+      await eip712Domain("NKMS KeyLeakChallenge", f.challenge),
       {
         KfragReceipt: [
           { name: "policyId", type: "bytes16" },

@@ -7,6 +7,7 @@ import {
   commit,
   currentPeriod,
   deployPolicyFixture,
+  eip712Domain,
   maxFeeRate,
   minFeeRate,
   nextPeriod,
@@ -621,14 +622,8 @@ describe("PolicyManager", () => {
     });
 
     it("exposes the voucher domain", async () => {
-      const { chainId } = await ethers.provider.getNetwork();
       expect(await pm.domainSeparator()).to.equal(
-        ethers.TypedDataEncoder.hashDomain({
-          name: "NKMS PolicyManager",
-          version: "1",
-          chainId,
-          verifyingContract: await pm.getAddress(),
-        }),
+        ethers.TypedDataEncoder.hashDomain(await eip712Domain("NKMS PolicyManager", pm)),
       );
       expect(await pm.VOUCHER_TYPEHASH()).to.equal(
         ethers.id("ReencryptionVoucher(bytes16 policyId,address node,uint64 count)"),
