@@ -10,13 +10,14 @@ import { Owner, OwnerKeys } from "../client/owner";
 import { Recipient } from "../client/recipient";
 import { encryptStream } from "../client/writer";
 import { clientContracts } from "../client/contracts";
-import { PublicKey, SecretKeyFactory } from "../pre";
+import { PublicKey, SecretKeyFactory, type SecretKey } from "../pre";
 import { decode, encode } from "../protocol/codec";
 import { PolicyMap } from "../protocol/policy-map";
 import {
   connect,
   createIdentity,
   loadSeed,
+  type NetworkOptions,
   output,
   parseInteger,
   parseTokens,
@@ -33,9 +34,25 @@ const passphraseOption = [
   "read the identity's passphrase from a file (or NKMS_PASSPHRASE)",
 ] as const;
 
-function identityKeys(seed: Uint8Array) {
-  const factory = SecretKeyFactory.fromSecureRandomness(seed);
-  return { recipient: factory.makeKey(RECIPIENT_KEY_LABEL) };
+/** The identity's recipient key (what others grant to). */
+function recipientSecret(seed: Uint8Array): SecretKey {
+  return SecretKeyFactory.fromSecureRandomness(seed).makeKey(RECIPIENT_KEY_LABEL);
+}
+
+/** Runs `fn` as the owner of the identity `--key`, paying with the network's paying account. */
+async function withOwner(
+  o: NetworkOptions & { key: string; passphraseFile?: string },
+  fn: (owner: Owner) => Promise<void>,
+): Promise<void> {
+  const seed = await loadSeed(o.key, o.passphraseFile);
+  const c = connect(o);
+  const owner = new Owner({ seed, network: c.network, wallet: c.wallet });
+  try {
+    await fn(owner);
+  } finally {
+    owner.close();
+    c.close();
+  }
 }
 
 function readPolicyMap(file: string): PolicyMap {
@@ -69,16 +86,9 @@ export function registerClientCommands(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", "\nExample:\n  NKMS_PASSPHRASE=... nkms keys new --out alice.json")
     .action(async (o) => {
-      const factory = await createIdentity(o.out, o.passphraseFile);
+      const seed = await createIdentity(o.out, o.passphraseFile);
       output(
-        {
-          identity: o.out,
-          recipientKey: factory
-            .makeKey(RECIPIENT_KEY_LABEL)
-            .publicKey()
-            .toString()
-            .replace("PublicKey:", "0x"),
-        },
+        { identity: o.out, recipientKey: hexlify(recipientSecret(seed).publicKey().toCompressedBytes()) },
         o.json,
       );
     });
@@ -94,7 +104,7 @@ export function registerClientCommands(program: Command): void {
       const owner = new OwnerKeys(seed);
       output(
         {
-          recipientKey: hexlify(identityKeys(seed).recipient.publicKey().toCompressedBytes()),
+          recipientKey: hexlify(recipientSecret(seed).publicKey().toCompressedBytes()),
           ownerVerifyingKey: hexlify(owner.verifyingKey.toCompressedBytes()),
           ...(o.label
             ? { label: o.label, labelKey: hexlify(owner.labelKey(o.label).toCompressedBytes()) }
@@ -113,7 +123,7 @@ export function registerClientCommands(program: Command): void {
     .option(...passphraseOption)
     .action(async (o) => {
       const seed = await loadSeed(o.key, o.passphraseFile);
-      const key = o.label ? new OwnerKeys(seed).labelKey(o.label) : identityKeys(seed).recipient.publicKey();
+      const key = o.label ? new OwnerKeys(seed).labelKey(o.label) : recipientSecret(seed).publicKey();
       process.stdout.write(hexlify(key.toCompressedBytes()) + "\n");
     });
 
@@ -192,11 +202,8 @@ export function registerClientCommands(program: Command): void {
       "after",
       "\nExample:\n  nkms grant --key alice.json --label reports --recipient 0x03… --threshold 3 --shares 5 --periods 10",
     )
-    .action(async (o) => {
-      const seed = await loadSeed(o.key, o.passphraseFile);
-      const c = connect(o);
-      const owner = new Owner({ seed, network: c.network, wallet: c.wallet });
-      try {
+    .action((o) =>
+      withOwner(o, async (owner) => {
         const grant = await owner.grant({
           recipient: parsePublicKey(o.recipient, "--recipient"),
           label: o.label,
@@ -220,11 +227,8 @@ export function registerClientCommands(program: Command): void {
           },
           o.json,
         );
-      } finally {
-        owner.close();
-        c.close();
-      }
-    });
+      }),
+    );
 
   withNetwork(
     program
@@ -253,7 +257,7 @@ export function registerClientCommands(program: Command): void {
       const c = connect(o, "recipient");
       const contracts = clientContracts(c.network.deployment, c.wallet);
       const recipient = new Recipient({
-        secretKey: identityKeys(seed).recipient,
+        secretKey: recipientSecret(seed),
         adjudicator: o.report ? contracts.adjudicator : undefined,
         chain: c.network.deployment.contracts.Adjudicator
           ? { chainId: c.network.chainId, adjudicatorAddress: c.network.deployment.contracts.Adjudicator }
@@ -289,11 +293,8 @@ export function registerClientCommands(program: Command): void {
       .requiredOption("--policy <file>", "your copy of the policy (from `nkms grant --owner-copy`)")
       .option("--no-chain", "only send the orders to the nodes")
       .option(...passphraseOption),
-  ).action(async (o) => {
-    const seed = await loadSeed(o.key, o.passphraseFile);
-    const c = connect(o);
-    const owner = new Owner({ seed, network: c.network, wallet: c.wallet });
-    try {
+  ).action((o) =>
+    withOwner(o, async (owner) => {
       const result = await owner.revoke(readPolicyMap(o.policy), { onChain: o.chain });
       output(
         {
@@ -306,11 +307,8 @@ export function registerClientCommands(program: Command): void {
         o.json,
       );
       if (!result.guaranteed) process.exitCode = 3;
-    } finally {
-      owner.close();
-      c.close();
-    }
-  });
+    }),
+  );
 
   withNetwork(
     program
@@ -319,18 +317,12 @@ export function registerClientCommands(program: Command): void {
       .requiredOption(...keyOption)
       .requiredOption("--policy <file>", "your copy of the policy")
       .option(...passphraseOption),
-  ).action(async (o) => {
-    const seed = await loadSeed(o.key, o.passphraseFile);
-    const c = connect(o);
-    const owner = new Owner({ seed, network: c.network, wallet: c.wallet });
-    try {
+  ).action((o) =>
+    withOwner(o, async (owner) => {
       const log = await owner.accessLog(readPolicyMap(o.policy));
       output({ nodes: log.nodes, failed: log.failures }, o.json);
-    } finally {
-      owner.close();
-      c.close();
-    }
-  });
+    }),
+  );
 
   const policy = program.command("policy").description("inspect policies");
   withNetwork(

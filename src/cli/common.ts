@@ -8,7 +8,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { ClientError } from "../client/errors";
 import { readDevnetFile, type DevnetFile, type NetworkConfig } from "../client/network";
-import { SecretKeyFactory } from "../pre";
 import { randomSecret, readKeystore, writeKeystore } from "../node/keystore";
 import { readPassphrase } from "./passphrase";
 
@@ -68,12 +67,12 @@ export function connect(o: NetworkOptions, defaultAccount: "owner" | "recipient"
   };
 }
 
-/** An identity file: a keystore (scrypt) holding a 32-byte seed; every key derives from it. */
-export async function createIdentity(file: string, passphraseFile?: string): Promise<SecretKeyFactory> {
+/** An identity file: a keystore (scrypt) holding a 32-byte seed; every key derives from it. Returns the seed. */
+export async function createIdentity(file: string, passphraseFile?: string): Promise<Uint8Array> {
   const passphrase = await readPassphrase({ passphraseFile, confirm: true });
   const seed = randomSecret();
   await writeKeystore(file, seed, passphrase, { scryptN: Number(process.env.NKMS_SCRYPT_N ?? 1 << 17) });
-  return SecretKeyFactory.fromSecureRandomness(seed);
+  return seed;
 }
 
 export async function loadSeed(file: string, passphraseFile?: string): Promise<Uint8Array> {

@@ -11,6 +11,7 @@ import { initNode } from "../node/init";
 import { startNode } from "../node/run";
 import { NodeStorage } from "../node/storage";
 import { pemFingerprint } from "../node/tls";
+import { output } from "./common";
 import { readPassphrase } from "./passphrase";
 
 export function registerNodeCommands(program: Command): void {
@@ -44,13 +45,16 @@ export function registerNodeCommands(program: Command): void {
         staker: o.staker ? getAddress(o.staker) : undefined,
         scryptN: Number(o.scryptN),
       });
-      print({
-        config: result.configFile,
-        operator: result.operatorAddress,
-        encryptingKey: result.encryptingKey,
-        tlsFingerprint: result.tlsFingerprint,
-        url: result.config.publicUrl,
-      });
+      output(
+        {
+          config: result.configFile,
+          operator: result.operatorAddress,
+          encryptingKey: result.encryptingKey,
+          tlsFingerprint: result.tlsFingerprint,
+          url: result.config.publicUrl,
+        },
+        false,
+      );
       process.stdout.write(
         `\nNext: fund the operator with ETH for gas, bond it from the staker ` +
           `(StakingEscrow.bondOperator(${result.operatorAddress})), then run\n` +
@@ -109,6 +113,7 @@ export function registerNodeCommands(program: Command): void {
       } catch (error) {
         service = `not reachable: ${(error as Error).message}`;
       }
+      const capacity = bonded ? await chain.shareCapacity(staker) : undefined;
       const status = {
         operator,
         operatorBalanceEth: formatUnits(await chain.balance(operator), 18),
@@ -116,23 +121,14 @@ export function registerNodeCommands(program: Command): void {
         staker: bonded ? staker : null,
         currentPeriod: period,
         committedNext: bonded ? await chain.isCommitted(staker, period + 1) : false,
-        shareCapacity: bonded ? String((await chain.shareCapacity(staker)).capacity) : null,
-        sharesHeldOnChain: bonded ? String((await chain.shareCapacity(staker)).held) : null,
+        shareCapacity: capacity ? String(capacity.capacity) : null,
+        sharesHeldOnChain: capacity ? String(capacity.held) : null,
         url: config.publicUrl,
         tlsFingerprint: hexlify(fingerprint),
         local,
         service,
       };
-      if (o.json) process.stdout.write(JSON.stringify(status, null, 2) + "\n");
-      else print(status);
+      output(status, o.json);
       chain.destroy();
     });
-}
-
-function print(fields: Record<string, unknown>): void {
-  const width = Math.max(...Object.keys(fields).map((k) => k.length));
-  for (const [key, value] of Object.entries(fields)) {
-    const text = typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
-    process.stdout.write(`${key.padEnd(width)}  ${text}\n`);
-  }
 }

@@ -1,20 +1,10 @@
 /** `nkms stake deposit | bond | commit | withdraw | status`: a staker's (and operator's) transactions. */
 import type { Command } from "commander";
-import { formatUnits, getAddress, type ContractTransactionResponse } from "ethers";
+import { formatUnits, getAddress } from "ethers";
 import { clientContracts } from "../client/contracts";
 import { ClientError } from "../client/errors";
-import { chainError } from "../client/owner";
+import { mined } from "../client/owner";
 import { connect, output, parseInteger, parseTokens, withNetwork, type NetworkOptions } from "./common";
-
-async function send(what: string, pending: Promise<ContractTransactionResponse>) {
-  try {
-    const tx = await pending;
-    const receipt = await tx.wait();
-    return { name: what, hash: tx.hash, gasUsed: receipt!.gasUsed };
-  } catch (error) {
-    throw chainError(what, error);
-  }
-}
 
 /** Runs `fn` with the contracts as the paying account and prints what it returns. */
 async function withStaker(
@@ -48,8 +38,8 @@ export function registerStakeCommands(program: Command): void {
       withStaker(o, async ({ token, escrow }) => {
         const amount = parseTokens(o.amount, "--amount");
         const periods = parseInteger(o.periods, "--periods");
-        const approve = await send("approve", token.approve(await escrow.getAddress(), amount));
-        const deposit = await send("deposit", escrow.deposit(amount, periods));
+        const approve = await mined("approve", token.approve(await escrow.getAddress(), amount));
+        const deposit = await mined("deposit", escrow.deposit(amount, periods));
         return { locked: nkms(amount), periods, transactions: [approve, deposit] };
       }),
     );
@@ -67,7 +57,7 @@ export function registerStakeCommands(program: Command): void {
       } catch {
         throw new ClientError("INVALID_ARGUMENT", `--operator: not an address: ${o.operator}`);
       }
-      return { operator, transaction: await send("bondOperator", escrow.bondOperator(operator)) };
+      return { operator, transaction: await mined("bondOperator", escrow.bondOperator(operator)) };
     }),
   );
 
@@ -77,7 +67,7 @@ export function registerStakeCommands(program: Command): void {
       .description("commit to the next period (the paying account must be the operator)"),
   ).action((o) =>
     withStaker(o, async ({ escrow }) => ({
-      transaction: await send("commitToNextPeriod", escrow.commitToNextPeriod()),
+      transaction: await mined("commitToNextPeriod", escrow.commitToNextPeriod()),
     })),
   );
 
@@ -89,7 +79,7 @@ export function registerStakeCommands(program: Command): void {
   ).action((o) =>
     withStaker(o, async ({ escrow }) => {
       const amount = parseTokens(o.amount, "--amount");
-      return { withdrawn: nkms(amount), transaction: await send("withdraw", escrow.withdraw(amount)) };
+      return { withdrawn: nkms(amount), transaction: await mined("withdraw", escrow.withdraw(amount)) };
     }),
   );
 

@@ -518,17 +518,19 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
 }
 
-async function mined(
+/** Waits for a transaction to be mined; a refused or failed one is a CHAIN_ERROR naming `name`. */
+export async function mined(
   name: string,
   pending: Promise<ContractTransactionResponse>,
 ): Promise<TransactionRecord> {
   let tx: ContractTransactionResponse;
+  let receipt: Awaited<ReturnType<ContractTransactionResponse["wait"]>>;
   try {
     tx = await pending;
+    receipt = await tx.wait();
   } catch (error) {
     throw chainError(name, error);
   }
-  const receipt = await tx.wait();
   if (!receipt || receipt.status !== 1)
     throw new ClientError("CHAIN_ERROR", `${name}: transaction ${tx.hash} failed`);
   return { name, hash: tx.hash, gasUsed: receipt.gasUsed };

@@ -4,7 +4,7 @@
  * per-re-encryption vouchers for metered policies.
  */
 import { performance } from "node:perf_hooks";
-import { getAddress, hexlify, Wallet, type Contract, type Provider } from "ethers";
+import { getAddress, hexlify, Wallet, type Contract } from "ethers";
 import { recoverReencryptionSigner } from "../chain/adjudicator";
 import {
   Capsule,
@@ -185,9 +185,7 @@ export class Recipient {
     timeoutMs?: number,
   ): Promise<{ cfrags: VerifiedCapsuleFrag[]; voucher?: { count: bigint; signature: Uint8Array } }> {
     const { map } = policy;
-    const key = `${hexlify(map.policyId)}/${node.staker}`;
-    const voucher =
-      map.reencryptionPrice > 0n ? await this.voucher(map, node, key, capsules.length) : undefined;
+    const voucher = map.reencryptionPrice > 0n ? await this.voucher(map, node, capsules.length) : undefined;
     const request = buildReencryptionRequest({
       policyId: map.policyId,
       node: node.staker,
@@ -307,7 +305,8 @@ export class Recipient {
    * signed (the node can claim it even if the answer never arrives), so the count is taken
    * before any await; concurrent requests to one node must reach it in order.
    */
-  private async voucher(map: PolicyMap, node: NodeInfo, key: string, capsules: number) {
+  private async voucher(map: PolicyMap, node: NodeInfo, capsules: number) {
+    const key = `${hexlify(map.policyId)}/${node.staker}`;
     const count = (this.served.get(key) ?? 0n) + BigInt(capsules);
     this.served.set(key, count);
     const signature = await signVoucher(this.account, map.chainId, map.policyManager, {
@@ -353,11 +352,6 @@ export class Recipient {
         throw new ClientError("DECRYPTION_FAILED", error.message, { cause: error });
       throw error;
     }
-  }
-
-  /** A provider-connected copy of the recipient's account (to pay gas for its own transactions). */
-  connectAccount(provider: Provider): Wallet {
-    return this.account.connect(provider);
   }
 
   close(): void {

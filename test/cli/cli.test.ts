@@ -128,18 +128,21 @@ describe("cli: the nkms binary against a devnet", function () {
     expect(grant.nodes).to.have.length(3);
     expect(fs.existsSync(file("policy.map")) && fs.existsSync(file("policy.owner"))).to.equal(true);
 
-    const retrieved = await nkms(
-      "retrieve",
-      "--key",
-      "bob.json",
-      "--policy",
-      "policy.map",
-      "--in",
-      "secret.nkms",
-      "--out",
-      "bob.bin",
-      "--json",
-    );
+    // Bob's retrieval of secret.nkms with the policy map Alice sent him
+    const retrieve = (out: string, ...more: string[]) =>
+      nkms(
+        "retrieve",
+        "--key",
+        "bob.json",
+        "--policy",
+        "policy.map",
+        "--in",
+        "secret.nkms",
+        "--out",
+        out,
+        ...more,
+      );
+    const retrieved = await retrieve("bob.bin", "--json");
     expect(retrieved.code, retrieved.stderr).to.equal(0);
     expect(fs.readFileSync(file("bob.bin")).equals(fs.readFileSync(file("secret.bin")))).to.equal(true);
 
@@ -170,17 +173,7 @@ describe("cli: the nkms binary against a devnet", function () {
     expect(revoked.guaranteed).to.equal(true);
     expect(revoked.acknowledged).to.have.length(3);
 
-    const refused = await nkms(
-      "retrieve",
-      "--key",
-      "bob.json",
-      "--policy",
-      "policy.map",
-      "--in",
-      "secret.nkms",
-      "--out",
-      "late.bin",
-    );
+    const refused = await retrieve("late.bin");
     expect(refused.code).to.not.equal(0);
     expect(refused.stderr).to.include("[RETRIEVAL_FAILED]");
     expect(refused.stderr).to.include("POLICY_REVOKED");
