@@ -4,7 +4,7 @@
  * per-re-encryption vouchers for metered policies.
  */
 import { performance } from "node:perf_hooks";
-import { getAddress, hexlify, Wallet, type Contract } from "ethers";
+import { getAddress, hexlify, Wallet, type Contract, type Provider } from "ethers";
 import { recoverReencryptionSigner } from "../chain/adjudicator";
 import {
   Capsule,
@@ -352,6 +352,11 @@ export class Recipient {
         throw new ClientError("DECRYPTION_FAILED", error.message, { cause: error });
       throw error;
     }
+  }
+
+  /** A provider-connected copy of the recipient's account (to pay gas for its own transactions). */
+  connectAccount(provider: Provider): Wallet {
+    return this.account.connect(provider);
   }
 
   close(): void {
