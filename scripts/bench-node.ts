@@ -12,7 +12,7 @@
  * per core), BENCH_NODE_ARGS
  * (extra Node flags for the node process, e.g. "--cpu-prof").
  */
-import { fork, spawn } from "node:child_process";
+import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,11 +20,10 @@ import { Worker } from "node:worker_threads";
 import * as pre from "../src/pre";
 import { buildReencryptionRequest } from "../src/protocol/build";
 import { encode } from "../src/protocol/codec";
-import { requestNode } from "../src/protocol/https";
 import type { LoadResult, LoadRun } from "./bench-load";
 import { ReencryptionRequest } from "../src/protocol/messages";
 import { connect, createPolicy, post, shareFor } from "../test/node/client";
-import { createTestNode, eventually, PASSPHRASE, startTestNet } from "../test/node/harness";
+import { createTestNode, spawnNode, startTestNet, waitServing } from "../test/node/harness";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500);
@@ -119,31 +118,10 @@ async function main(): Promise<void> {
       config.logLevel = "error";
     },
   });
-  const child = spawn(
-    process.execPath,
-    [
-      // BENCH_NODE_ARGS: extra Node flags for the node process, e.g. "--cpu-prof --cpu-prof-dir=prof"
-      ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
-      path.join(__dirname, "..", "bin", "nkms.cjs"),
-      "node",
-      "run",
-      "--config",
-      testNode.configFile,
-    ],
-    {
-      env: { ...process.env, NKMS_PASSPHRASE: PASSPHRASE },
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
+  // BENCH_NODE_ARGS: extra Node flags for the node process, e.g. "--cpu-prof --cpu-prof-dir=prof"
+  const child = spawnNode(testNode, process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean));
   try {
-    await eventually(
-      () =>
-        requestNode({ url: testNode.config.publicUrl, method: "GET", path: "/health", timeoutMs: 1000 }).then(
-          () => true,
-          () => false,
-        ),
-      120_000,
-    );
+    await waitServing(testNode);
     const node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
     const grant = await createPolicy(net, net.signers[3], [node.metadata.staker], { periods: 20 });
     await post(node, "/v1/shares", await shareFor(grant, node));

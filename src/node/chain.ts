@@ -56,12 +56,21 @@ export interface NodeChain {
   ): Promise<void>;
 }
 
+/** A value read from the chain: the last answer kept, and the read on its way (if any). */
+interface Cached<T> {
+  kept?: Read<T>;
+  reading?: Promise<Read<T>>;
+}
+
+/** One answer of the chain and when it was asked for. */
+interface Read<T> {
+  at: number;
+  value: T;
+}
+
 export class PolicyCache {
-  private policies = new Map<string, { at: number; value: PolicyInfo | undefined }>();
-  private time?: { at: number; value: number };
-  /** reads on their way, so concurrent requests for one policy (or the time) share one read */
-  private reading = new Map<string, Promise<PolicyInfo | undefined>>();
-  private readingTime?: Promise<number>;
+  private policies = new Map<string, Cached<PolicyInfo | undefined>>();
+  private time: Cached<number> = {};
 
   constructor(
     private readonly chain: NodeChain,
@@ -77,47 +86,49 @@ export class PolicyCache {
    */
   async policy(policyId: Uint8Array, fresh = false): Promise<PolicyInfo | undefined> {
     const key = Buffer.from(policyId).toString("hex");
-    const cached = this.policies.get(key);
-    if (!fresh && cached && this.clock() - cached.at < this.ttlMs) {
-      if (this.clock() - cached.at >= this.ttlMs / 2 && !this.reading.has(key)) {
-        this.read(key, policyId).catch(() => {}); // a failed early read leaves the entry to expire
-      }
-      return cached.value;
+    let entry = this.policies.get(key);
+    if (!entry) {
+      if (this.policies.size > 100_000) this.policies.clear();
+      entry = {};
+      this.policies.set(key, entry);
     }
-    // a fresh read must start now: it does not join one already on its way
-    return (!fresh && this.reading.get(key)) || this.read(key, policyId);
-  }
-
-  private read(key: string, policyId: Uint8Array): Promise<PolicyInfo | undefined> {
-    const at = this.clock();
-    const reading = this.chain.policy(policyId, this.node).then((value) => {
-      // reads may finish out of order: an older read never replaces a newer one
-      const current = this.policies.get(key);
-      if (!current || current.at <= at) {
-        if (this.policies.size > 100_000) this.policies.clear();
-        this.policies.set(key, { at, value });
-      }
-      return value;
-    });
-    this.reading.set(key, reading);
-    const done = () => {
-      if (this.reading.get(key) === reading) this.reading.delete(key);
-    };
-    void reading.then(done, done);
-    return reading;
+    return (await this.get(entry, () => this.chain.policy(policyId, this.node), fresh)).value;
   }
 
   /** Chain time: the last block timestamp read, advanced by the local clock since (read early like policies). */
   async now(): Promise<number> {
-    const age = this.time ? this.clock() - this.time.at : Infinity;
-    if (age >= this.ttlMs / 2 && !this.readingTime) {
-      const at = this.clock();
-      this.readingTime = this.chain.now().then((value) => (this.time = { at, value }).value);
-      const done = () => (this.readingTime = undefined);
-      this.readingTime.then(done, done);
-    }
-    if (age >= this.ttlMs) await this.readingTime;
-    const time = this.time!;
+    const time = await this.get(this.time, () => this.chain.now(), false);
     return time.value + Math.floor((this.clock() - time.at) / 1000);
+  }
+
+  /**
+   * The kept value unless older than the lifetime or `fresh` is asked; past half the lifetime
+   * it is read again in the background. Concurrent reads share one, except fresh ones.
+   */
+  private get<T>(entry: Cached<T>, read: () => Promise<T>, fresh: boolean): Promise<Read<T>> {
+    const age = entry.kept ? this.clock() - entry.kept.at : Infinity;
+    if (!fresh && age < this.ttlMs) {
+      if (age >= this.ttlMs / 2 && !entry.reading) {
+        this.read(entry, read).catch(() => {}); // a failed early read leaves the entry to expire
+      }
+      return Promise.resolve(entry.kept!);
+    }
+    // a fresh read must start now: it does not join one already on its way
+    return (!fresh && entry.reading) || this.read(entry, read);
+  }
+
+  private read<T>(entry: Cached<T>, read: () => Promise<T>): Promise<Read<T>> {
+    const at = this.clock();
+    const reading = read().then((value) => {
+      // reads may finish out of order: an older read never replaces a newer one
+      if (!entry.kept || entry.kept.at <= at) entry.kept = { at, value };
+      return { at, value };
+    });
+    entry.reading = reading;
+    const done = () => {
+      if (entry.reading === reading) entry.reading = undefined;
+    };
+    void reading.then(done, done);
+    return reading;
   }
 }

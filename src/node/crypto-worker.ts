@@ -29,7 +29,8 @@ export interface CryptoWorkerData {
   adjudicator: string;
 }
 
-interface ShareKeys {
+/** What a task needs of a policy share: the encrypted kfrag and the keys it is verified against. */
+export interface ShareKeys {
   capsule: Uint8Array;
   ciphertext: Uint8Array;
   ownerVerifyingKey: Uint8Array;

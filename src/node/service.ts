@@ -21,6 +21,7 @@ import { recoverVoucherSigner } from "../protocol/vouchers";
 import { commitmentHash, custodyDigest } from "../protocol/custody";
 import type { PolicyCache, PolicyInfo } from "./chain";
 import type { NodeConfig } from "./config";
+import type { ShareKeys } from "./crypto-worker";
 import { NodeError, refuse } from "./errors";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
@@ -55,6 +56,8 @@ export class NodeService {
   private metadataCache?: { at: number; bytes: Uint8Array };
   /** nonces of requests being served right now, so a replay racing its original is refused early */
   private inFlight = new Set<string>();
+  /** the keys of stored shares, by policy id, so a request does not decode its share again */
+  private decodedShares = new Map<string, { share: Uint8Array; keys: ShareKeys }>();
 
   constructor(private readonly d: ServiceDeps) {}
 
@@ -108,14 +111,7 @@ export class NodeService {
     if (!existing && BigInt(this.d.storage.countShares()) >= (await this.d.capacity())) {
       throw refuse.conflict("OVER_CAPACITY", "the staker's stake does not cover another policy share");
     }
-    const opened = await this.crypto({
-      kind: "openShare",
-      capsule: share.kfragCapsule,
-      ciphertext: share.kfragCiphertext,
-      ownerVerifyingKey: share.ownerVerifyingKey,
-      delegatingKey: share.delegatingKey,
-      recipientVerifyingKey: share.recipientVerifyingKey,
-    });
+    const opened = await this.crypto({ kind: "openShare", ...shareKeys(share) });
     if (opened.kind !== "openShare") throw new Error("worker answered another task");
     const stored: StoredShare = {
       policyId: share.policyId,
@@ -170,29 +166,7 @@ export class NodeService {
     try {
       const policy = await this.activePolicy(request.policyId, { fresh: false });
       const voucher = this.checkVoucher(request, policy);
-      const share = decode(PolicyShare, stored.share);
-      // a large batch is split over the crypto workers, so it is served in parallel
-      const parts = Math.min(this.d.pool.size, Math.floor(request.capsules.length / MIN_CAPSULES_PER_TASK));
-      const chunk = Math.ceil(request.capsules.length / Math.max(1, parts));
-      const results = await Promise.all(
-        Array.from({ length: Math.ceil(request.capsules.length / chunk) }, (_, i) =>
-          this.crypto({
-            kind: "reencrypt",
-            capsule: share.kfragCapsule,
-            ciphertext: share.kfragCiphertext,
-            ownerVerifyingKey: share.ownerVerifyingKey,
-            delegatingKey: share.delegatingKey,
-            recipientVerifyingKey: share.recipientVerifyingKey,
-            capsules: request.capsules.slice(i * chunk, (i + 1) * chunk),
-          }),
-        ),
-      );
-      const result = {
-        cfrags: results.flatMap((r) => (r.kind === "reencrypt" ? r.cfrags : [])),
-        bindingSignatures: results.flatMap((r) => (r.kind === "reencrypt" ? r.bindingSignatures : [])),
-        capsuleHashes: results.flatMap((r) => (r.kind === "reencrypt" ? r.capsuleHashes : [])),
-      };
-      if (result.cfrags.length !== request.capsules.length) throw new Error("worker answered another task");
+      const result = await this.reencryptOnWorkers(this.keysOf(stored), request.capsules);
       // the policy may have been revoked while the worker ran
       if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
       // the hash of the request's bytes as received (its full encoding, which the recipient
@@ -244,18 +218,15 @@ export class NodeService {
     verifyUmbral(RevocationOrder, order, ownerKey);
     this.checkFresh(order.issuedAt);
     const orderHash = messageHash(RevocationOrder, order);
-    if (!this.d.storage.getTombstone(order.policyId)) {
-      this.d.storage.revoke({
-        policyId: order.policyId,
-        orderHash,
-        ownerVerifyingKey: ownerKey,
-        revokedAt: Date.now(),
-      });
+    let tombstone = this.d.storage.getTombstone(order.policyId);
+    if (!tombstone) {
+      tombstone = { policyId: order.policyId, orderHash, ownerVerifyingKey: ownerKey, revokedAt: Date.now() };
+      this.d.storage.revoke(tombstone);
       this.d.pool.forget();
+      this.decodedShares.delete(Buffer.from(order.policyId).toString("hex"));
       this.d.metrics.shares.set(this.d.storage.countShares());
       this.d.logger.info("policy revoked", { policyId: order.policyId });
     }
-    const tombstone = this.d.storage.getTombstone(order.policyId)!;
     const ack = this.d.operator.sign(RevocationAck, {
       policyId: order.policyId,
       node: this.d.staker,
@@ -268,9 +239,10 @@ export class NodeService {
   accessLog(body: Uint8Array): Uint8Array {
     const request = decode(AccessLogRequest, body);
     this.checkAddressedToMe(request.node);
-    verifyUmbral(AccessLogRequest, request, this.ownerKeyOf(request.policyId));
+    const ownerKey = this.ownerKeyOf(request.policyId);
+    verifyUmbral(AccessLogRequest, request, ownerKey);
     this.checkFresh(request.issuedAt);
-    const nonceKey = this.nonceKey("access-log", this.ownerKeyOf(request.policyId), request.nonce);
+    const nonceKey = this.nonceKey("access-log", ownerKey, request.nonce);
     if (!this.d.storage.recordNonce(nonceKey, this.nonceExpiry())) throw this.replayed();
     const entries = this.d.storage.readLog(request.policyId, request.fromSequence, MAX_ACCESS_LOG_PAGE + 1);
     const more = entries.length > MAX_ACCESS_LOG_PAGE;
@@ -325,6 +297,43 @@ export class NodeService {
     const stored = this.d.storage.getShare(policyId);
     if (!stored) throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
     return stored;
+  }
+
+  /** The share's keys, decoded once per stored share (and again only if its bytes differ). */
+  private keysOf(stored: StoredShare): ShareKeys {
+    const id = Buffer.from(stored.policyId).toString("hex");
+    const cached = this.decodedShares.get(id);
+    if (cached && Buffer.from(cached.share).equals(stored.share)) return cached.keys;
+    const keys = shareKeys(decode(PolicyShare, stored.share));
+    if (this.decodedShares.size > 10_000) this.decodedShares.clear();
+    this.decodedShares.set(id, { share: stored.share, keys });
+    return keys;
+  }
+
+  /** Re-encrypts the capsules; a large batch is split over the crypto workers, so it is served in parallel. */
+  private async reencryptOnWorkers(keys: ShareKeys, capsules: Uint8Array[]) {
+    const parts = Math.max(
+      1,
+      Math.min(this.d.pool.size, Math.floor(capsules.length / MIN_CAPSULES_PER_TASK)),
+    );
+    const chunk = Math.ceil(capsules.length / parts);
+    const tasks = [];
+    for (let start = 0; start < capsules.length; start += chunk) {
+      tasks.push(this.crypto({ kind: "reencrypt", ...keys, capsules: capsules.slice(start, start + chunk) }));
+    }
+    const result = {
+      cfrags: [] as Uint8Array[],
+      bindingSignatures: [] as Uint8Array[],
+      capsuleHashes: [] as Uint8Array[],
+    };
+    for (const answer of await Promise.all(tasks)) {
+      if (answer.kind !== "reencrypt") throw new Error("worker answered another task");
+      result.cfrags.push(...answer.cfrags);
+      result.bindingSignatures.push(...answer.bindingSignatures);
+      result.capsuleHashes.push(...answer.capsuleHashes);
+    }
+    if (result.cfrags.length !== capsules.length) throw new Error("worker answered another task");
+    return result;
   }
 
   private ownerKeyOf(policyId: Uint8Array): Uint8Array {
@@ -387,4 +396,15 @@ export class NodeService {
       throw error;
     }
   }
+}
+
+/** What the crypto workers need of a policy share. */
+function shareKeys(share: PolicyShare): ShareKeys {
+  return {
+    capsule: share.kfragCapsule,
+    ciphertext: share.kfragCiphertext,
+    ownerVerifyingKey: share.ownerVerifyingKey,
+    delegatingKey: share.delegatingKey,
+    recipientVerifyingKey: share.recipientVerifyingKey,
+  };
 }

@@ -1,34 +1,11 @@
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { encrypt } from "../../src/pre";
 import { buildReencryptionRequest } from "../../src/protocol/build";
 import { decode, encode } from "../../src/protocol/codec";
-import { requestNode } from "../../src/protocol/https";
 import { ReencryptionRequest, ReencryptionResponse, ShareReceipt } from "../../src/protocol/messages";
 import { connect, createPolicy, post, shareFor, type Grant, type NodeHandle } from "./client";
-import { createTestNode, eventually, PASSPHRASE, startTestNet, type TestNet, type TestNode } from "./harness";
-
-const BIN = path.join(__dirname, "..", "..", "bin", "nkms.cjs");
-
-/** `nkms node run` as a separate process. */
-function spawnNode(node: TestNode): ChildProcess {
-  return spawn(process.execPath, [BIN, "node", "run", "--config", node.configFile], {
-    env: { ...process.env, NKMS_PASSPHRASE: PASSPHRASE },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-async function waitServing(node: TestNode): Promise<void> {
-  await eventually(
-    () =>
-      requestNode({ url: node.config.publicUrl, method: "GET", path: "/health", timeoutMs: 1000 }).then(
-        () => true,
-        () => false,
-      ),
-    120_000,
-  );
-}
+import { createTestNode, spawnNode, startTestNet, waitServing, type TestNet, type TestNode } from "./harness";
 
 describe("node crash safety", function () {
   this.timeout(300_000);

@@ -7,6 +7,7 @@ import hre from "hardhat";
 import { JsonRpcServer } from "hardhat/internal/hardhat-network/jsonrpc/server";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -16,11 +17,13 @@ import { tokens } from "../../src/chain/params";
 import { loadConfig, type NodeConfig } from "../../src/node/config";
 import { initNode } from "../../src/node/init";
 import { createLogger, type Logger } from "../../src/node/log";
+import { requestNode } from "../../src/protocol/https";
 import { startNode, type RunningNode } from "../../src/node/run";
 import { NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
 import type { NKMSToken, StakingEscrow } from "../../typechain-types";
 
 export const PASSPHRASE = "correct horse battery staple";
+const BIN = path.join(__dirname, "..", "..", "bin", "nkms.cjs");
 
 export interface TestNet {
   rpcUrl: string;
@@ -156,4 +159,24 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Runs the node as its own process (`nkms node run`), with extra Node flags if given. */
+export function spawnNode(node: TestNode, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, BIN, "node", "run", "--config", node.configFile], {
+    env: { ...process.env, NKMS_PASSPHRASE: PASSPHRASE },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+/** Waits until the node answers its health check. */
+export async function waitServing(node: TestNode): Promise<void> {
+  await eventually(
+    () =>
+      requestNode({ url: node.config.publicUrl, method: "GET", path: "/health", timeoutMs: 1000 }).then(
+        () => true,
+        () => false,
+      ),
+    120_000,
+  );
 }

@@ -85,10 +85,19 @@ describe("node service over HTTPS", function () {
     );
   }
 
-  async function reencrypt(grant: Grant, caps: Capsule[], signer: Signer = grant.recipientSigner) {
-    const request = buildReencryptionRequest({
+  /** A signed request of the grant's recipient to this node, for one fresh capsule unless told. */
+  function requestFor(grant: Grant, options: Partial<Parameters<typeof buildReencryptionRequest>[0]> = {}) {
+    return buildReencryptionRequest({
       policyId: grant.policyId,
       node: node.metadata.staker,
+      capsules: options.capsules ?? [capsules(grant, 1)[0][0].toBytes()],
+      recipientSigner: grant.recipientSigner,
+      ...options,
+    });
+  }
+
+  async function reencrypt(grant: Grant, caps: Capsule[], signer: Signer = grant.recipientSigner) {
+    const request = requestFor(grant, {
       capsules: caps.map((c) => c.toBytes()),
       recipientSigner: signer,
     });
@@ -303,12 +312,7 @@ describe("node service over HTTPS", function () {
 
     it("refuses an unsigned request", async () => {
       const grant = await storedGrant();
-      const request = buildReencryptionRequest({
-        policyId: grant.policyId,
-        node: node.metadata.staker,
-        capsules: [capsules(grant, 1)[0][0].toBytes()],
-        recipientSigner: grant.recipientSigner,
-      });
+      const request = requestFor(grant);
       const unsigned = encode(ReencryptionRequest, { ...request, signature: new Uint8Array(64) });
       await expectRefusal(post(node, "/v1/reencrypt", unsigned), 401, "BAD_SIGNATURE");
     });
@@ -318,9 +322,7 @@ describe("node service over HTTPS", function () {
       const caps = capsules(grant, 1).map(([c]) => c);
       await expectRefusal(reencrypt(grant, caps, new Signer(SecretKey.random())), 403, "NOT_RECIPIENT");
       // claiming the recipient's key but signing with another
-      const request = buildReencryptionRequest({
-        policyId: grant.policyId,
-        node: node.metadata.staker,
+      const request = requestFor(grant, {
         capsules: caps.map((c) => c.toBytes()),
         recipientSigner: new Signer(SecretKey.random()),
       });
@@ -338,25 +340,12 @@ describe("node service over HTTPS", function () {
 
     it("refuses a replayed request, even after the original was served", async () => {
       const grant = await storedGrant();
-      const request = buildReencryptionRequest({
-        policyId: grant.policyId,
-        node: node.metadata.staker,
-        capsules: [capsules(grant, 1)[0][0].toBytes()],
-        recipientSigner: grant.recipientSigner,
-      });
+      const request = requestFor(grant);
       const body = encode(ReencryptionRequest, request);
       await post(node, "/v1/reencrypt", body);
       await expectRefusal(post(node, "/v1/reencrypt", body), 409, "REPLAYED");
       // concurrent replays: exactly one of a burst of the same fresh request is served
-      const fresh = encode(
-        ReencryptionRequest,
-        buildReencryptionRequest({
-          policyId: grant.policyId,
-          node: node.metadata.staker,
-          capsules: request.capsules,
-          recipientSigner: grant.recipientSigner,
-        }),
-      );
+      const fresh = encode(ReencryptionRequest, requestFor(grant, { capsules: request.capsules }));
       const results = await Promise.allSettled(
         Array.from({ length: 5 }, () => post(node, "/v1/reencrypt", fresh)),
       );
@@ -365,13 +354,7 @@ describe("node service over HTTPS", function () {
 
     it("refuses a stale request", async () => {
       const grant = await storedGrant();
-      const request = buildReencryptionRequest({
-        policyId: grant.policyId,
-        node: node.metadata.staker,
-        capsules: [capsules(grant, 1)[0][0].toBytes()],
-        recipientSigner: grant.recipientSigner,
-        now: Date.now() - 10 * 60_000,
-      });
+      const request = requestFor(grant, { now: Date.now() - 10 * 60_000 });
       await expectRefusal(
         post(node, "/v1/reencrypt", encode(ReencryptionRequest, request)),
         401,
@@ -423,11 +406,8 @@ describe("node service over HTTPS", function () {
           node: node.metadata.staker,
           count,
         });
-        const request = buildReencryptionRequest({
-          policyId: grant.policyId,
-          node: node.metadata.staker,
+        const request = requestFor(grant, {
           capsules: caps.map((c) => c.toBytes()),
-          recipientSigner: grant.recipientSigner,
           voucher: { count, signature },
         });
         return post(node, "/v1/reencrypt", encode(ReencryptionRequest, request));
@@ -534,15 +514,7 @@ describe("node service over HTTPS", function () {
       const grant = await storedGrant();
       const valid = [
         await shareFor(grant, node),
-        encode(
-          ReencryptionRequest,
-          buildReencryptionRequest({
-            policyId: grant.policyId,
-            node: node.metadata.staker,
-            capsules: [capsules(grant, 1)[0][0].toBytes()],
-            recipientSigner: grant.recipientSigner,
-          }),
-        ),
+        encode(ReencryptionRequest, requestFor(grant)),
         encode(
           RevocationOrder,
           buildRevocationOrder({
