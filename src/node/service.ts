@@ -56,8 +56,6 @@ export class NodeService {
   private metadataCache?: { at: number; bytes: Uint8Array };
   /** nonces of requests being served right now, so a replay racing its original is refused early */
   private inFlight = new Set<string>();
-  /** the keys of stored shares, by policy id, so a request does not decode its share again */
-  private decodedShares = new Map<string, { share: Uint8Array; keys: ShareKeys }>();
 
   constructor(private readonly d: ServiceDeps) {}
 
@@ -166,7 +164,10 @@ export class NodeService {
     try {
       const policy = await this.activePolicy(request.policyId, { fresh: false });
       const voucher = this.checkVoucher(request, policy);
-      const result = await this.reencryptOnWorkers(this.keysOf(stored), request.capsules);
+      const result = await this.reencryptOnWorkers(
+        shareKeys(decode(PolicyShare, stored.share)),
+        request.capsules,
+      );
       // the policy may have been revoked while the worker ran
       if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
       // the hash of the request's bytes as received (its full encoding, which the recipient
@@ -223,7 +224,6 @@ export class NodeService {
       tombstone = { policyId: order.policyId, orderHash, ownerVerifyingKey: ownerKey, revokedAt: Date.now() };
       this.d.storage.revoke(tombstone);
       this.d.pool.forget();
-      this.decodedShares.delete(Buffer.from(order.policyId).toString("hex"));
       this.d.metrics.shares.set(this.d.storage.countShares());
       this.d.logger.info("policy revoked", { policyId: order.policyId });
     }
@@ -297,17 +297,6 @@ export class NodeService {
     const stored = this.d.storage.getShare(policyId);
     if (!stored) throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
     return stored;
-  }
-
-  /** The share's keys, decoded once per stored share (and again only if its bytes differ). */
-  private keysOf(stored: StoredShare): ShareKeys {
-    const id = Buffer.from(stored.policyId).toString("hex");
-    const cached = this.decodedShares.get(id);
-    if (cached && Buffer.from(cached.share).equals(stored.share)) return cached.keys;
-    const keys = shareKeys(decode(PolicyShare, stored.share));
-    if (this.decodedShares.size > 10_000) this.decodedShares.clear();
-    this.decodedShares.set(id, { share: stored.share, keys });
-    return keys;
   }
 
   /** Re-encrypts the capsules; a large batch is split over the crypto workers, so it is served in parallel. */
