@@ -22,6 +22,9 @@ import { NodeService } from "./service";
 import { NodeStorage } from "./storage";
 import { pemFingerprint } from "./tls";
 
+/** How often the database's write-ahead log is checkpointed in the background. */
+const CHECKPOINT_INTERVAL_MS = 250;
+
 export interface RunningNode {
   address: AddressInfo;
   staker: string;
@@ -61,14 +64,20 @@ export async function startNode(
   const bondedTo = await chain.stakerOfOperator(operator.address);
   const staker = getAddress(config.chain.staker ?? bondedTo);
 
-  const storage = new NodeStorage(config.dataDir);
   const metrics = nodeMetrics(() => storage.sizeBytes());
+  const storage = new NodeStorage(config.dataDir, {
+    checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+    onCheckpointError: (message) => {
+      logger.error("database checkpoint failed", { error: message });
+      metrics.errors.inc({ code: "CHECKPOINT_FAILED" });
+    },
+  });
   metrics.shares.set(storage.countShares());
   const duties = new Duties(chain, config, staker, operator.address, storage, logger, metrics);
   try {
     await duties.start();
   } catch (error) {
-    storage.close();
+    await storage.close();
     if (error instanceof NotBondedError)
       logger.error("refusing to serve: the operator is not bonded", { error });
     throw error;
@@ -115,7 +124,7 @@ export async function startNode(
   } catch (error) {
     duties.stop();
     await pool.close();
-    storage.close();
+    await storage.close();
     throw error;
   }
   logger.info("node serving", {
@@ -137,7 +146,7 @@ export async function startNode(
       duties.stop();
       await server.close();
       await pool.close();
-      storage.close();
+      await storage.close();
       logger.info("node stopped");
     },
   };

@@ -1,4 +1,6 @@
+import Database from "better-sqlite3";
 import { expect } from "chai";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,6 +8,8 @@ import { loadDeployment, writeDevnetFile } from "../../src/chain/deployments";
 import { PolicyCache, type NodeChain, type PolicyInfo } from "../../src/node/chain";
 import { defaultConfig, loadConfig } from "../../src/node/config";
 import { readKeystore, randomSecret, writeKeystore } from "../../src/node/keystore";
+import { NodeStorage } from "../../src/node/storage";
+import { eventually } from "./harness";
 
 describe("node building blocks", () => {
   let dir: string;
@@ -201,6 +205,63 @@ describe("node building blocks", () => {
       expect((await again)?.revoked).to.equal(false);
       expect((await fresh)?.revoked).to.equal(false);
       expect(reads).to.equal(3);
+    });
+  });
+
+  describe("storage", () => {
+    /** access-log rows in the database file alone, as if the write-ahead log were lost */
+    const rowsInDatabaseFile = (storage: NodeStorage): number => {
+      const copy = path.join(dir, `copy-${Date.now()}.sqlite`);
+      fs.copyFileSync(storage.file, copy);
+      const db = new Database(copy, { readonly: true });
+      try {
+        if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'access_log'").get()) return 0;
+        return Number((db.prepare("SELECT COUNT(*) AS n FROM access_log").get() as { n: number }).n);
+      } catch {
+        return -1; // copied in the middle of a checkpoint
+      } finally {
+        db.close();
+        fs.rmSync(copy);
+      }
+    };
+    const serve = (storage: NodeStorage, count: number) => {
+      const policyId = new Uint8Array(16).fill(7);
+      for (let i = 0; i < count; i++) {
+        storage.recordServed(randomBytes(32), Date.now() + 60_000, policyId, { capsules: 1 }, (head) => ({
+          entry: randomBytes(200),
+          hash: randomBytes(32),
+          sequence: head ? head.sequence + 1n : 0n,
+        }));
+      }
+    };
+
+    it("checkpoints the write-ahead log in its own thread; commits never do at this size", async () => {
+      const background = new NodeStorage(path.join(dir, "background"), { checkpointIntervalMs: 20 });
+      const inline = new NodeStorage(path.join(dir, "inline"));
+      try {
+        serve(background, 40);
+        serve(inline, 40);
+        await eventually(() => rowsInDatabaseFile(background) === 40, 10_000);
+        // SQLite's own automatic checkpoint (1000 log pages) has not run for the other one
+        expect(rowsInDatabaseFile(inline)).to.equal(0);
+      } finally {
+        await background.close();
+        await inline.close();
+      }
+    });
+
+    it("closes with a last checkpoint and reopens with everything written", async () => {
+      const data = path.join(dir, "closing");
+      const storage = new NodeStorage(data, { checkpointIntervalMs: 60_000 });
+      serve(storage, 25);
+      await storage.close();
+      expect(fs.existsSync(`${storage.file}-wal`)).to.equal(false);
+      const reopened = new NodeStorage(data, { checkpointIntervalMs: 60_000 });
+      try {
+        expect(reopened.logHead(new Uint8Array(16).fill(7))?.sequence).to.equal(24n);
+      } finally {
+        await reopened.close();
+      }
     });
   });
 });
