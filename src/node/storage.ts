@@ -49,6 +49,9 @@ export interface StorageOptions {
   onCheckpointError?: (message: string) => void;
 }
 
+/** Shares kept in memory (a few KiB each); past it the copies are dropped and read again. */
+const SHARE_CACHE_SIZE = 4096;
+
 /** Log pages after which a commit checkpoints by itself (only if the background thread fell behind). */
 const BACKSTOP_CHECKPOINT_PAGES = 16_384;
 
@@ -122,6 +125,7 @@ export class NodeStorage {
   }
 
   private statements = new Map<string, Database.Statement>();
+  private readonly shareCache = new Map<string, StoredShare>();
 
   /** A prepared statement, compiled once per connection. */
   private sql(text: string): Database.Statement {
@@ -172,10 +176,19 @@ export class NodeStorage {
     });
   }
 
+  /**
+   * The share of a policy. Every re-encryption request reads one, so held shares are also kept in
+   * memory (a database read and its copies cost ~28 µs a request, measured); this process is the
+   * database's only writer, and every write of shares below updates or drops the copies.
+   */
   getShare(policyId: Uint8Array): StoredShare | undefined {
+    const key = hex(policyId);
+    const cached = this.shareCache.get(key);
+    if (cached) return cached;
     const row = this.sql(`SELECT * FROM shares WHERE policy_id = ?`).get(policyId) as Row | undefined;
     if (!row) return undefined;
-    return {
+    if (this.shareCache.size >= SHARE_CACHE_SIZE) this.shareCache.clear();
+    const share: StoredShare = {
       policyId: bytes(row.policy_id),
       share: bytes(row.share),
       ownerVerifyingKey: bytes(row.owner_key),
@@ -184,6 +197,8 @@ export class NodeStorage {
       expiresAt: Number(row.expires_at),
       storedAt: Number(row.stored_at),
     };
+    this.shareCache.set(key, share);
+    return share;
   }
 
   countShares(): number {
@@ -192,6 +207,7 @@ export class NodeStorage {
 
   /** Deletes the share and leaves a tombstone, in one durable transaction. */
   revoke(t: Tombstone): void {
+    this.shareCache.delete(hex(t.policyId));
     this.durable(() => {
       this.sql(`DELETE FROM shares WHERE policy_id = ?`).run(t.policyId);
       this.sql(
@@ -214,6 +230,7 @@ export class NodeStorage {
 
   /** Deletes shares whose policy ended before `before` (seconds); returns how many. */
   collectExpired(before: number): number {
+    this.shareCache.clear();
     return this.durable(() => this.sql(`DELETE FROM shares WHERE expires_at < ?`).run(before).changes);
   }
 
@@ -253,6 +270,61 @@ export class NodeStorage {
       }
       return true;
     });
+  }
+
+  /**
+   * Records a served request as `recordServed` does, in a transaction shared with the other
+   * writes queued in the same turn of the event loop (group commit: a commit costs ~60 µs of
+   * the ~85 µs such a write takes alone, measured). Each write runs in its own savepoint, so
+   * one that throws fails alone; a failed commit fails them all. Resolves once committed:
+   * "served" when the entry was written, "replayed" if the nonce was seen before, "revoked" if
+   * the policy has a tombstone by then (checked in the same transaction, so a revocation
+   * acknowledged before the commit is never followed by a served entry).
+   */
+  commitServed(
+    nonceKey: Uint8Array,
+    nonceExpiresAt: number,
+    policyId: Uint8Array,
+    served: { capsules: number; voucher?: { count: bigint; signature: Uint8Array } },
+    makeEntry: (head: LogHead | undefined) => { entry: Uint8Array; hash: Uint8Array; sequence: bigint },
+  ): Promise<"served" | "replayed" | "revoked"> {
+    return this.grouped(() => {
+      if (this.getTombstone(policyId)) return "revoked";
+      return this.recordServed(nonceKey, nonceExpiresAt, policyId, served, makeEntry) ? "served" : "replayed";
+    });
+  }
+
+  private queued: { fn: () => unknown; resolve: (value: never) => void; reject: (error: unknown) => void }[] =
+    [];
+
+  private grouped<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.queued.push({ fn, resolve: resolve as (value: never) => void, reject }) === 1) {
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const jobs = this.queued.splice(0);
+    let outcomes: { ok: boolean; value: unknown }[];
+    try {
+      outcomes = this.fast(() =>
+        jobs.map(({ fn }) => {
+          try {
+            return { ok: true, value: this.inTransaction(fn) };
+          } catch (error) {
+            return { ok: false, value: error };
+          }
+        }),
+      );
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+      return;
+    }
+    jobs.forEach((job, i) =>
+      outcomes[i].ok ? job.resolve(outcomes[i].value as never) : job.reject(outcomes[i].value),
+    );
   }
 
   /** How many capsules this node re-encrypted for the policy. */
@@ -354,6 +426,10 @@ export class NodeStorage {
     }
     this.db.close();
   }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 function bytes(value: unknown): Uint8Array {

@@ -8,7 +8,7 @@ import { loadDeployment, writeDevnetFile } from "../../src/chain/deployments";
 import { PolicyCache, type NodeChain, type PolicyInfo } from "../../src/node/chain";
 import { defaultConfig, loadConfig } from "../../src/node/config";
 import { readKeystore, randomSecret, writeKeystore } from "../../src/node/keystore";
-import { NodeStorage } from "../../src/node/storage";
+import { NodeStorage, type LogHead } from "../../src/node/storage";
 import { eventually } from "./harness";
 
 describe("node building blocks", () => {
@@ -247,6 +247,44 @@ describe("node building blocks", () => {
       } finally {
         await background.close();
         await inline.close();
+      }
+    });
+
+    it("commits the writes of one turn together; a replay, a revocation or a failing write fails alone", async () => {
+      const storage = new NodeStorage(path.join(dir, "grouped"));
+      try {
+        const policyId = new Uint8Array(16).fill(1);
+        const revokedId = new Uint8Array(16).fill(2);
+        storage.revoke({
+          policyId: revokedId,
+          orderHash: randomBytes(32),
+          ownerVerifyingKey: randomBytes(33),
+          revokedAt: 1,
+        });
+        const entry = (head: LogHead | undefined) => ({
+          entry: randomBytes(100),
+          hash: randomBytes(32),
+          sequence: head ? head.sequence + 1n : 0n,
+        });
+        const nonce = randomBytes(32);
+        const results = await Promise.allSettled([
+          storage.commitServed(nonce, Date.now() + 60_000, policyId, { capsules: 2 }, entry),
+          storage.commitServed(nonce, Date.now() + 60_000, policyId, { capsules: 2 }, entry),
+          storage.commitServed(randomBytes(32), Date.now() + 60_000, revokedId, { capsules: 1 }, entry),
+          storage.commitServed(randomBytes(32), Date.now() + 60_000, policyId, { capsules: 1 }, () => {
+            throw new Error("signing failed");
+          }),
+          storage.commitServed(randomBytes(32), Date.now() + 60_000, policyId, { capsules: 3 }, entry),
+        ]);
+        expect(
+          results.map((r) => (r.status === "fulfilled" ? r.value : (r.reason as Error).message)),
+        ).to.deep.equal(["served", "replayed", "revoked", "signing failed", "served"]);
+        expect(storage.readLog(policyId, 0n, 10)).to.have.length(2);
+        expect(storage.readLog(revokedId, 0n, 10)).to.have.length(0);
+        expect(storage.servedCount(policyId)).to.equal(5n);
+        expect(storage.servedCount(revokedId)).to.equal(0n);
+      } finally {
+        await storage.close();
       }
     });
 
