@@ -9,7 +9,7 @@
  * Env: BENCH_SECONDS (baseline measurement per thread, default 3), BENCH_REQUESTS (requests per
  * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16"), BENCH_BATCHES
  * (capsules per request, default "1,10,64"), BENCH_WORKERS (the node's crypto threads, default one
- * per core), BENCH_NODE_ARGS
+ * per core), BENCH_HALF_SECONDS (length of each half-load run, default 10), BENCH_NODE_ARGS
  * (extra Node flags for the node process, e.g. "--cpu-prof").
  */
 import { fork } from "node:child_process";
@@ -29,6 +29,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,2,4,8,16").split(",").map(Number);
 const BATCHES = (process.env.BENCH_BATCHES ?? "1,10,64").split(",").map(Number);
+const HALF_SECONDS = Number(process.env.BENCH_HALF_SECONDS ?? 10);
 
 /**
  * The baseline: a worker thread that re-encrypts in a tight loop for `ms` with the PRE library
@@ -85,9 +86,13 @@ async function libraryRate(threads: number, wire = false): Promise<number> {
   return counts.reduce((a, b) => a + b, 0) / SECONDS;
 }
 
-/** CPU time (user + system, ms) a process has used so far, all threads, from /proc. */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+/**
+ * CPU time (user + system, ms) a process has used so far, all threads, from /proc; with
+ * `mainThread`, that of its main thread alone (the event loop: HTTP, TLS, checks, storage).
+ */
+function processCpuMs(pid: number, mainThread = false): number {
+  const file = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
+  const fields = readFileSync(file, "utf8").split(") ")[1].split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
@@ -165,8 +170,9 @@ async function main(): Promise<void> {
       reencPerSecond: number;
       p50: number;
       p99: number;
-      /** CPU ms per request: the node process (all threads) and the load generator's process */
+      /** CPU ms per request: the node process (all threads), its main thread, the load generator's process */
       nodeCpu: number;
+      mainCpu: number;
       clientCpu: number;
     }
     const closedLoop = async (batch: number, concurrency: number): Promise<Run> => {
@@ -174,8 +180,10 @@ async function main(): Promise<void> {
       // the first `concurrency` (single-capsule) requests open the connections, untimed
       const bodies = [...makeRequests(concurrency, 1), ...makeRequests(count, batch)];
       const nodeCpu0 = processCpuMs(child.pid!);
+      const mainCpu0 = processCpuMs(child.pid!, true);
       const { latencies, seconds, cpuMs } = await runLoad({ mode: "closed", ...target, bodies, concurrency });
       const nodeCpu = (processCpuMs(child.pid!) - nodeCpu0) / count;
+      const mainCpu = (processCpuMs(child.pid!, true) - mainCpu0) / count;
       const clientCpu = cpuMs / count;
       latencies.sort((a, b) => a - b);
       return {
@@ -185,6 +193,7 @@ async function main(): Promise<void> {
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         nodeCpu,
+        mainCpu,
         clientCpu,
       };
     };
@@ -209,13 +218,13 @@ async function main(): Promise<void> {
       `| Capsule.fromBytes + reencrypt + cfrag.toBytes, ${cores} threads | ${before.wire.toFixed(0)} | ${after.wire.toFixed(0)} | ${wire.toFixed(0)} |`,
     );
     console.log(
-      "\n| capsules per request | concurrency | re-encryptions/s | vs reencrypt alone | vs decode+reencrypt+encode | p50 ms | p99 ms | node CPU ms/request | load generator CPU ms/request |",
+      "\n| capsules per request | concurrency | re-encryptions/s | vs reencrypt alone | vs decode+reencrypt+encode | p50 ms | p99 ms | node CPU ms/request | of which main thread | load generator CPU ms/request |",
     );
-    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const r of runs) {
       const pct = (x: number) => `${((100 * r.reencPerSecond) / x).toFixed(0)}%`;
       console.log(
-        `| ${r.batch} | ${r.concurrency} | ${r.reencPerSecond.toFixed(0)} | ${pct(bare)} | ${pct(wire)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.nodeCpu.toFixed(2)} | ${r.clientCpu.toFixed(2)} |`,
+        `| ${r.batch} | ${r.concurrency} | ${r.reencPerSecond.toFixed(0)} | ${pct(bare)} | ${pct(wire)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.nodeCpu.toFixed(2)} | ${r.mainCpu.toFixed(2)} | ${r.clientCpu.toFixed(2)} |`,
       );
     }
 
@@ -225,7 +234,8 @@ async function main(): Promise<void> {
     for (const batch of BATCHES) {
       const best = Math.max(...runs.filter((r) => r.batch === batch).map((r) => r.reencPerSecond));
       const requestRate = best / 2 / batch;
-      const count = Math.max(100, Math.round(requestRate * 4));
+      // long enough that p99 is not just the worst few requests
+      const count = Math.max(500, Math.round(requestRate * HALF_SECONDS));
       // as many open connections as a burst of the open loop may need (a steady client keeps
       // its connections; TLS handshakes are not what this measures)
       const warm = 32;
