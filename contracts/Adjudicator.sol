@@ -3,21 +3,28 @@ pragma solidity 0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IStakingEscrow} from "./interfaces/IStakingEscrow.sol";
 import {UmbralCFragCheck} from "./lib/UmbralCFragCheck.sol";
 
 /// @title Adjudicator: slashes the stakers of nodes that return incorrect re-encryptions
-/// @notice Anyone may submit a cfrag with the evidence to check it (docs/evidence.md) and the
-/// node's EIP-712 signature over `Reencryption(capsuleHash, cfragHash, keysHash)`, made with the
-/// node's operator key. The contract judges the cfrag on-chain. If it is incorrect, the staker
-/// that bonded the operator loses min(basePenalty + penaltyHistoryCoefficient · its previous
-/// penalties, stake / percentagePenaltyCoefficient) and the submitter receives penalty /
-/// rewardCoefficient of it; the escrow burns the rest. Each signed statement is judged once.
+/// @notice A node answers a re-encryption request with one EIP-712 signature, made with its
+/// operator key, over `ReencryptionBatch(root)`: the Merkle root of its statements
+/// `Reencryption(capsuleHash, cfragHash, keysHash)`, one per cfrag of the answer (docs/evidence.md).
+/// Anyone may submit a cfrag with the evidence to check it, the Merkle proof of its statement
+/// and the node's signature. The contract judges the cfrag on-chain. If it is incorrect, the
+/// staker that bonded the operator loses min(basePenalty + penaltyHistoryCoefficient · its
+/// previous penalties, stake / percentagePenaltyCoefficient) and the submitter receives penalty /
+/// rewardCoefficient of it; the escrow burns the rest. Each statement is judged once, whichever
+/// batch it was signed in.
 /// @dev Must hold the escrow's slasher role. Parameters are fixed at deployment.
 contract Adjudicator is EIP712 {
-    /// @notice The EIP-712 type of the node's statement.
+    /// @notice The EIP-712 type of the node's statement about one cfrag; its struct hash is the
+    /// statement's Merkle leaf.
     bytes32 public constant REENCRYPTION_TYPEHASH =
         keccak256("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)");
+    /// @notice The EIP-712 type the node signs: the Merkle root of the statements of one answer.
+    bytes32 public constant REENCRYPTION_BATCH_TYPEHASH = keccak256("ReencryptionBatch(bytes32 root)");
 
     /// @notice The escrow holding the stakes; maps operators to stakers and slashes.
     IStakingEscrow public immutable escrow;
@@ -30,12 +37,13 @@ contract Adjudicator is EIP712 {
     /// @notice The submitter of evidence against an incorrect cfrag receives penalty / rewardCoefficient.
     uint256 public immutable rewardCoefficient;
 
-    /// @notice Whether the statement with this EIP-712 digest has been judged.
+    /// @notice Whether the statement with this leaf (its EIP-712 struct hash) has been judged.
+    /// Keyed by the leaf, not by the root: a statement signed in several batches is judged once.
     mapping(bytes32 evaluation => bool) public evaluated;
 
     /// @notice A signed cfrag was judged. When it was incorrect, the escrow's `Slashed` event
     /// follows with the staker, the stake taken and the reporter's reward.
-    /// @param evaluation the EIP-712 digest of the node's statement
+    /// @param evaluation the statement's leaf (its EIP-712 struct hash), the key of `evaluated`
     /// @param operator the node's operator address, recovered from its signature
     /// @param reporter who submitted the evidence
     /// @param correct whether the cfrag was correct
@@ -50,7 +58,7 @@ contract Adjudicator is EIP712 {
 
     /// @notice A zero escrow or a zero divisor was given at deployment.
     error AdjudicatorInvalidSetup();
-    /// @notice This statement has been judged before.
+    /// @notice This statement (leaf) has been judged before.
     error AdjudicatorAlreadyEvaluated(bytes32 evaluation);
     /// @notice The signature recovers to an address that no staker has ever bonded as its operator.
     error AdjudicatorUnknownOperator(address operator);
@@ -82,26 +90,37 @@ contract Adjudicator is EIP712 {
     /// precomputed value in it is wrong (UmbralCFragCheck errors), if the signature is invalid
     /// (ECDSA errors), if the statement was judged before, or if the cfrag is incorrect and its
     /// signer was never bonded as an operator (a correct cfrag needs no staker: nothing happens).
+    /// A proof that is not the statement's path to the signed root leads to another root, so
+    /// the signature recovers another address: an unknown operator for an incorrect cfrag.
     /// @param evidence capsule ‖ cfrag ‖ keys ‖ precomputed values (docs/evidence.md)
-    /// @param nodeSignature the operator's 65-byte signature over the statement
+    /// @param proof the sibling hashes from the statement's leaf up to the signed root (sorted-pair
+    /// keccak256, OpenZeppelin's MerkleProof); empty when the answer held one cfrag
+    /// @param nodeSignature the operator's 65-byte signature over `batchDigest(root)`
     /// @return correct whether the cfrag was correct
-    function evaluateCFrag(bytes calldata evidence, bytes calldata nodeSignature) external returns (bool correct) {
-        bytes32 evaluation = statementDigest(evidence);
-        if (evaluated[evaluation]) revert AdjudicatorAlreadyEvaluated(evaluation);
-        address operator = ECDSA.recoverCalldata(evaluation, nodeSignature);
-        evaluated[evaluation] = true;
+    function evaluateCFrag(
+        bytes calldata evidence,
+        bytes32[] calldata proof,
+        bytes calldata nodeSignature
+    ) external returns (bool correct) {
+        bytes32 leaf = statementLeaf(evidence);
+        if (evaluated[leaf]) revert AdjudicatorAlreadyEvaluated(leaf);
+        bytes32 digest = batchDigest(MerkleProof.processProofCalldata(proof, leaf));
+        address operator = ECDSA.recoverCalldata(digest, nodeSignature);
+        evaluated[leaf] = true;
         correct = UmbralCFragCheck.isCorrect(evidence);
         uint256 penalty = correct ? 0 : _slash(operator);
-        emit CFragEvaluated(evaluation, operator, msg.sender, correct, penalty);
+        emit CFragEvaluated(leaf, operator, msg.sender, correct, penalty);
     }
 
-    /// @notice The EIP-712 digest the node signs for the capsule, cfrag and keys in `evidence`.
+    /// @notice The Merkle leaf of the node's statement about the capsule, cfrag and keys in
+    /// `evidence`: the EIP-712 struct hash of `Reencryption(capsuleHash, cfragHash, keysHash)`.
+    /// It is computed here from the evidence, never taken from the caller, so an inner node of a
+    /// tree (keccak256 of 64 bytes) cannot pass for a leaf (keccak256 of 128 bytes).
     /// Reverts (UmbralCFragBadEvidenceLength) unless `evidence` has the layout's length.
-    function statementDigest(bytes calldata evidence) public view returns (bytes32) {
+    function statementLeaf(bytes calldata evidence) public pure returns (bytes32 leaf) {
         UmbralCFragCheck.checkLength(evidence);
         (uint256 cfrag, uint256 keys, uint256 end) = (UmbralCFragCheck.CFRAG, UmbralCFragCheck.KEYS, UmbralCFragCheck.PRECOMPUTED);
         bytes32 typeHash = REENCRYPTION_TYPEHASH;
-        bytes32 structHash;
         assembly ("memory-safe") {
             // keccak256(abi.encode(TYPEHASH, keccak(capsule), keccak(cfrag), keccak(keys))), the
             // parts hashed from one copy instead of three slices and abi.encode (measured: 650 gas less)
@@ -114,7 +133,19 @@ contract Adjudicator is EIP712 {
             mstore(add(m, 0x20), capsuleHash)
             mstore(add(m, 0x40), cfragHash)
             mstore(add(m, 0x60), keysHash)
-            structHash := keccak256(m, 0x80)
+            leaf := keccak256(m, 0x80)
+        }
+    }
+
+    /// @notice The EIP-712 digest the node signs for an answer whose statements have this Merkle root.
+    function batchDigest(bytes32 root) public view returns (bytes32) {
+        bytes32 typeHash = REENCRYPTION_BATCH_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(TYPEHASH, root)) in the scratch space
+            mstore(0x00, typeHash)
+            mstore(0x20, root)
+            structHash := keccak256(0x00, 0x40)
         }
         return _hashTypedDataV4(structHash);
     }

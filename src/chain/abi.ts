@@ -99,7 +99,7 @@ export const POLICY_MANAGER_ABI = [
 
 /** Adjudicator */
 export const ADJUDICATOR_ABI = [
-  "function evaluateCFrag(bytes evidence, bytes nodeSignature) returns (bool correct)",
+  "function evaluateCFrag(bytes evidence, bytes32[] proof, bytes nodeSignature) returns (bool correct)",
   "function penaltyFor(address staker) view returns (uint256)",
   "error AdjudicatorAlreadyEvaluated(bytes32 evaluation)",
   "error AdjudicatorUnknownOperator(address operator)",

@@ -1,14 +1,18 @@
 /**
  * The node's binding signature for the Adjudicator contract, and the arguments of its
- * `evaluate` call.
+ * `evaluateCFrag` call.
  *
- * A node answers every re-encryption with an EIP-712 signature made by its operator key over
- * `Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)`. The contract recovers
- * the operator from that signature, so anyone holding a wrong cfrag and the signature can have
- * the node's staker slashed (see docs/evidence.md and docs/threat-model.md).
+ * For each cfrag it returns, a node makes the statement `Reencryption(bytes32 capsuleHash,
+ * bytes32 cfragHash,bytes32 keysHash)`; the statement's EIP-712 struct hash is its leaf. The node
+ * signs once per answer, with its operator key, the EIP-712 digest of `ReencryptionBatch(bytes32
+ * root)` over the Merkle root of the answer's leaves in answer order (src/chain/merkle.ts). The
+ * contract recomputes the leaf from the evidence, the root from the leaf's proof, and recovers the
+ * operator from the signature, so anyone holding a wrong cfrag, its proof and the signature can
+ * have the node's staker slashed (see docs/evidence.md and docs/threat-model.md).
  */
-import { Signature, TypedDataEncoder, concat, getBytes, hexlify, keccak256, recoverAddress } from "ethers";
+import { Signature, TypedDataEncoder, getBytes, hexlify, toUtf8Bytes } from "ethers";
 import type { BytesLike, TypedDataDomain, TypedDataField } from "ethers";
+import { keccak, recoverDigestSigner } from "../protocol/signing";
 import { tokens } from "./params";
 
 /** Byte sizes of the signed objects (Umbral simple forms, compressed secp256k1 keys). */
@@ -43,7 +47,7 @@ export const ADJUDICATOR_PARAMS: AdjudicatorParams = {
 export const ADJUDICATOR_DOMAIN_NAME = "NKMS Adjudicator";
 export const ADJUDICATOR_DOMAIN_VERSION = "1";
 
-/** The EIP-712 types of the node's statement "this cfrag re-encrypts this capsule under these keys". */
+/** The EIP-712 type of the node's statement "this cfrag re-encrypts this capsule under these keys". */
 export const REENCRYPTION_TYPES: Record<string, TypedDataField[]> = {
   Reencryption: [
     { name: "capsuleHash", type: "bytes32" },
@@ -51,6 +55,16 @@ export const REENCRYPTION_TYPES: Record<string, TypedDataField[]> = {
     { name: "keysHash", type: "bytes32" },
   ],
 };
+
+/** The EIP-712 type the node signs: the Merkle root of the statements of one answer. */
+export const REENCRYPTION_BATCH_TYPES: Record<string, TypedDataField[]> = {
+  ReencryptionBatch: [{ name: "root", type: "bytes32" }],
+};
+
+const REENCRYPTION_TYPEHASH = keccak(
+  toUtf8Bytes("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)"),
+);
+const REENCRYPTION_BATCH_TYPEHASH = keccak(toUtf8Bytes("ReencryptionBatch(bytes32 root)"));
 
 /** What a node vouches for when it answers a re-encryption request. */
 export interface ReencryptionStatement {
@@ -64,13 +78,6 @@ export interface ReencryptionStatement {
   readonly delegatingKey: BytesLike;
   /** the recipient's public key, 33 bytes compressed */
   readonly receivingKey: BytesLike;
-}
-
-/** The struct signed by the node: keccak-256 hashes of the statement's parts. */
-export interface ReencryptionMessage {
-  readonly capsuleHash: string;
-  readonly cfragHash: string;
-  readonly keysHash: string;
 }
 
 export type AdjudicatorInputErrorCode = "BAD_LENGTH" | "BAD_CHAIN_ID";
@@ -106,41 +113,53 @@ export function adjudicatorDomain(chainId: bigint | number, adjudicator: string)
   };
 }
 
-/** Hashes a statement into the signed struct; checks every part's length. */
-export function reencryptionMessage(statement: ReencryptionStatement): ReencryptionMessage {
-  const keys = concat([
-    exactBytes("verifyingKey", statement.verifyingKey, PUBLIC_KEY_LENGTH),
-    exactBytes("delegatingKey", statement.delegatingKey, PUBLIC_KEY_LENGTH),
-    exactBytes("receivingKey", statement.receivingKey, PUBLIC_KEY_LENGTH),
-  ]);
-  return {
-    capsuleHash: keccak256(exactBytes("capsule", statement.capsule, CAPSULE_SIMPLE_LENGTH)),
-    cfragHash: keccak256(exactBytes("cfrag", statement.cfrag, CFRAG_SIMPLE_LENGTH)),
-    keysHash: keccak256(keys),
-  };
+/** The EIP-712 domain separator of the Adjudicator at `adjudicator` on chain `chainId`. */
+export function adjudicatorDomainSeparator(chainId: bigint | number, adjudicator: string): Uint8Array {
+  return getBytes(TypedDataEncoder.hashDomain(adjudicatorDomain(chainId, adjudicator)));
 }
 
-/** The full EIP-712 typed data (domain, types, message) a node signs for `statement`. */
-export function reencryptionTypedData(
-  chainId: bigint | number,
-  adjudicator: string,
-  statement: ReencryptionStatement,
-): { domain: TypedDataDomain; types: Record<string, TypedDataField[]>; message: ReencryptionMessage } {
-  return {
-    domain: adjudicatorDomain(chainId, adjudicator),
-    types: REENCRYPTION_TYPES,
-    message: reencryptionMessage(statement),
-  };
+/**
+ * A statement's leaf from the keccak-256 hashes of its parts: keccak256(REENCRYPTION_TYPEHASH ‖
+ * capsuleHash ‖ cfragHash ‖ keysHash), the EIP-712 struct hash. For callers that hash the parts
+ * themselves (the node hashes the keys once per request).
+ */
+export function leafOfHashes(
+  capsuleHash: Uint8Array,
+  cfragHash: Uint8Array,
+  keysHash: Uint8Array,
+): Uint8Array {
+  return keccak(Buffer.concat([REENCRYPTION_TYPEHASH, capsuleHash, cfragHash, keysHash]));
 }
 
-/** The EIP-712 digest the operator key signs (and the Adjudicator's key for "judged once"). */
-export function reencryptionDigest(
-  chainId: bigint | number,
-  adjudicator: string,
-  statement: ReencryptionStatement,
-): string {
-  const { domain, types, message } = reencryptionTypedData(chainId, adjudicator, statement);
-  return TypedDataEncoder.hash(domain, types, message);
+/** keccak-256 of the three keys of a statement, in the contract's order; checks their lengths. */
+export function statementKeysHash(statement: Omit<ReencryptionStatement, "capsule" | "cfrag">): Uint8Array {
+  return keccak(
+    Buffer.concat([
+      exactBytes("verifyingKey", statement.verifyingKey, PUBLIC_KEY_LENGTH),
+      exactBytes("delegatingKey", statement.delegatingKey, PUBLIC_KEY_LENGTH),
+      exactBytes("receivingKey", statement.receivingKey, PUBLIC_KEY_LENGTH),
+    ]),
+  );
+}
+
+/** The statement's Merkle leaf (what `Adjudicator.statementLeaf` computes); checks every part's length. */
+export function reencryptionLeaf(statement: ReencryptionStatement): Uint8Array {
+  return leafOfHashes(
+    keccak(exactBytes("capsule", statement.capsule, CAPSULE_SIMPLE_LENGTH)),
+    keccak(exactBytes("cfrag", statement.cfrag, CFRAG_SIMPLE_LENGTH)),
+    statementKeysHash(statement),
+  );
+}
+
+/** The EIP-712 digest of `ReencryptionBatch(root)` under a domain separator (see adjudicatorDomainSeparator). */
+export function batchDigestUnder(domainSeparator: Uint8Array, root: Uint8Array): Uint8Array {
+  const structHash = keccak(Buffer.concat([REENCRYPTION_BATCH_TYPEHASH, exactBytes("root", root, 32)]));
+  return keccak(Buffer.concat([Uint8Array.of(0x19, 0x01), domainSeparator, structHash]));
+}
+
+/** The EIP-712 digest the operator key signs for an answer whose leaves have this root (`Adjudicator.batchDigest`). */
+export function batchDigest(chainId: bigint | number, adjudicator: string, root: BytesLike): Uint8Array {
+  return batchDigestUnder(adjudicatorDomainSeparator(chainId, adjudicator), getBytes(root));
 }
 
 /** Anything that signs EIP-712 data the way an ethers v6 `Wallet` or `Signer` does. */
@@ -153,40 +172,56 @@ export interface TypedDataSigner {
 }
 
 /**
- * Signs `statement` with the node's operator key: the 65-byte signature (r ‖ s ‖ v) as hex.
- * The node attaches it to every cfrag it returns.
+ * Signs the root of an answer's statements with the node's operator key, as EIP-712 typed data:
+ * the 65-byte signature (r ‖ s ‖ v) as hex. (The node itself signs `batchDigest` with its
+ * OperatorKey; both make the same signature.)
  */
-export async function signReencryption(
+export async function signReencryptionBatch(
   operator: TypedDataSigner,
   chainId: bigint | number,
   adjudicator: string,
-  statement: ReencryptionStatement,
+  root: BytesLike,
 ): Promise<string> {
-  const { domain, types, message } = reencryptionTypedData(chainId, adjudicator, statement);
-  return Signature.from(await operator.signTypedData(domain, types, { ...message })).serialized;
-}
-
-/** The operator address that made `signature` over `statement` (what the contract recovers). */
-export function recoverReencryptionSigner(
-  chainId: bigint | number,
-  adjudicator: string,
-  statement: ReencryptionStatement,
-  signature: BytesLike,
-): string {
-  const digest = reencryptionDigest(chainId, adjudicator, statement);
-  return recoverAddress(digest, hexlify(exactBytes("signature", signature, NODE_SIGNATURE_LENGTH)));
+  const signature = await operator.signTypedData(
+    adjudicatorDomain(chainId, adjudicator),
+    REENCRYPTION_BATCH_TYPES,
+    { root: hexlify(exactBytes("root", root, 32)) },
+  );
+  return Signature.from(signature).serialized;
 }
 
 /**
- * The arguments of `Adjudicator.evaluate(bytes evidence, bytes nodeSignature)`: the evidence
- * bytes made by `buildEvidence` (src/pre/evidence.ts, layout in docs/evidence.md) and the
- * node's 65-byte signature.
+ * The operator address that made `signature` over the batch with this root (what the contract
+ * recovers), or undefined if the signature is malformed (high s, bad v, no point).
+ */
+export function recoverBatchSigner(
+  chainId: bigint | number,
+  adjudicator: string,
+  root: BytesLike,
+  signature: BytesLike,
+): string | undefined {
+  return recoverDigestSigner(
+    batchDigest(chainId, adjudicator, root),
+    exactBytes("signature", signature, NODE_SIGNATURE_LENGTH),
+  );
+}
+
+/**
+ * The arguments of `Adjudicator.evaluateCFrag(bytes evidence, bytes32[] proof, bytes
+ * nodeSignature)`: the evidence bytes made by `buildEvidence` (src/pre/evidence.ts, layout in
+ * docs/evidence.md), the Merkle proof of the cfrag's leaf in its answer (`merkleProof`,
+ * src/chain/merkle.ts) and the node's 65-byte signature of the answer's root.
  */
 export function evaluateArguments(
   evidence: BytesLike | { readonly bytes: Uint8Array },
+  proof: readonly BytesLike[],
   nodeSignature: BytesLike,
-): [string, string] {
+): [string, string[], string] {
   const evidenceBytes =
     typeof evidence === "object" && "bytes" in evidence ? evidence.bytes : getBytes(evidence);
-  return [hexlify(evidenceBytes), hexlify(exactBytes("nodeSignature", nodeSignature, NODE_SIGNATURE_LENGTH))];
+  return [
+    hexlify(evidenceBytes),
+    proof.map((sibling) => hexlify(exactBytes("proof element", sibling, 32))),
+    hexlify(exactBytes("nodeSignature", nodeSignature, NODE_SIGNATURE_LENGTH)),
+  ];
 }

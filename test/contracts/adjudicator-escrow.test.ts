@@ -4,7 +4,13 @@ import { Wallet, ZeroAddress } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { Adjudicator__factory, NKMSToken__factory, StakingEscrow__factory } from "../../typechain-types";
 import { buildEvidence } from "../../src/pre/evidence";
-import { ADJUDICATOR_PARAMS, evaluateArguments, signReencryption } from "../../src/chain/adjudicator";
+import {
+  ADJUDICATOR_PARAMS,
+  evaluateArguments,
+  reencryptionLeaf,
+  signReencryptionBatch,
+} from "../../src/chain/adjudicator";
+import { merkleProof, merkleRoot } from "../../src/chain/merkle";
 import { deployParams, tokens } from "../../src/chain/params";
 import { referenceCases, scalarBytes, withField } from "./adjudicator-helpers";
 import type { CFragCase } from "./adjudicator-helpers";
@@ -34,9 +40,14 @@ async function deployedSystem() {
   await escrow.connect(staker).bondOperator(operator.address);
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const address = await adjudicator.getAddress();
-  /** Signs `c` as the node and submits it as the reporter; returns the receipt's gas and verdict. */
-  const submit = async (c: CFragCase) => {
-    const args = evaluateArguments(buildEvidence(c), await signReencryption(operator, chainId, address, c));
+  /**
+   * Signs an answer holding `c` (and `others`, after it) as the node and submits `c` as the
+   * reporter, with its proof; returns the receipt's gas and verdict.
+   */
+  const submit = async (c: CFragCase, others: CFragCase[] = []) => {
+    const leaves = [c, ...others].map(reencryptionLeaf);
+    const signature = await signReencryptionBatch(operator, chainId, address, merkleRoot(leaves));
+    const args = evaluateArguments(buildEvidence(c), merkleProof(leaves, 0), signature);
     const correct = await adjudicator.evaluateCFrag.staticCall(...args);
     const receipt = await (await adjudicator.evaluateCFrag(...args)).wait();
     return { correct, gas: receipt!.gasUsed };
@@ -78,6 +89,25 @@ describe("Adjudicator with the deployed StakingEscrow (end to end)", () => {
       if (measuringGas) expect(gas).to.be.at.most(CORRECT_TARGET);
     }
     expect(await escrow.stakeOf(staker.address)).to.equal(stake);
+  });
+
+  it("pays per proof hash: a cfrag of a 64-cfrag answer (6 hashes) costs at most 6 × 900 gas more than a lone one", async () => {
+    const { submit } = await deployedSystem();
+    const [c, filler] = referenceCases(2);
+    const others = Array.from({ length: 63 }, (_, i) => ({
+      ...filler,
+      cfrag: withField(filler.cfrag, "z", scalarBytes(BigInt(i + 1))),
+    }));
+    const lone = await submit(c);
+    const { correct, gas } = await submit({ ...c, cfrag: withField(c.cfrag, "z", scalarBytes(1n)) }, others);
+    expect([lone.correct, correct]).to.deep.equal([true, false]);
+    const [a] = referenceCases(1);
+    const deep = await submit(a, others);
+    expect(deep.correct).to.equal(true);
+    console.log(
+      `      evaluateCFrag, correct: proof of 0: ${lone.gas} gas, of 6: ${deep.gas}; incorrect, of 6: ${gas}`,
+    );
+    if (measuringGas) expect(deep.gas - lone.gas).to.be.at.most(6n * 900n);
   });
 
   it(`slashes for incorrect cfrags (${INCORRECT_TARGET} gas at most, the first offence too): stake taken, reporter paid, rest burned`, async () => {

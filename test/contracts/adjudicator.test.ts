@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { Wallet } from "ethers";
+import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
+import { TypedDataEncoder, Wallet, getBytes, hexlify } from "ethers";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { Adjudicator__factory, EscrowForAdjudicatorTest__factory } from "../../typechain-types";
@@ -9,12 +10,15 @@ import { EVIDENCE_LAYOUT, EVIDENCE_Y_ORDER, buildEvidence } from "../../src/pre/
 import * as pre from "../../src/pre";
 import {
   AdjudicatorInputError,
+  REENCRYPTION_TYPES,
+  batchDigest,
   evaluateArguments,
-  recoverReencryptionSigner,
-  reencryptionDigest,
-  reencryptionTypedData,
-  signReencryption,
+  recoverBatchSigner,
+  reencryptionLeaf,
+  signReencryptionBatch,
 } from "../../src/chain/adjudicator";
+import { merkleProof, merkleRoot } from "../../src/chain/merkle";
+import { OperatorKey } from "../../src/protocol/signing";
 import type { TypedDataSigner } from "../../src/chain/adjudicator";
 import {
   FIELD_P,
@@ -65,8 +69,9 @@ async function deployFixture() {
   await escrow.setStake(staker.address, operator.address, STAKE);
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const address = await adjudicator.getAddress();
+  /** The node's binding signature of an answer holding `c` alone: root = leaf, empty proof. */
   const sign = (c: CFragCase, signer: TypedDataSigner = operator) =>
-    signReencryption(signer, chainId, address, c);
+    signReencryptionBatch(signer, chainId, address, reencryptionLeaf(c));
   return { deployer, staker, reporter, other, escrow, adjudicator, operator, chainId, address, sign };
 }
 type Fixture = Awaited<ReturnType<typeof deployFixture>>;
@@ -77,7 +82,7 @@ async function judge(
   c: CFragCase,
   evidence: Uint8Array = buildEvidence(c).bytes,
 ): Promise<boolean> {
-  const args = evaluateArguments(evidence, await f.sign(c));
+  const args = evaluateArguments(evidence, [], await f.sign(c));
   const adjudicator = f.adjudicator.connect(f.reporter);
   const correct = await adjudicator.evaluateCFrag.staticCall(...args);
   await expect(adjudicator.evaluateCFrag(...args)).to.emit(f.adjudicator, "CFragEvaluated");
@@ -293,16 +298,16 @@ describe("Adjudicator", () => {
       const wrong = { ...c, cfrag: withField(c.cfrag, "e2", randomPoint()) };
       for (const subject of [c, wrong]) {
         const evidence = buildEvidence(subject).bytes;
-        const args = evaluateArguments(evidence, await f.sign(subject));
+        const args = evaluateArguments(evidence, [], await f.sign(subject));
         for (let i = 0; i < 2; i++) {
           const offset = PRODUCTS + 64 * i;
           // the opposite point: on the curve, but not the product
           const negated = setWord(evidence, offset + 32, FIELD_P - word(evidence, offset + 32));
-          await expect(f.adjudicator.evaluateCFrag(negated, args[1]))
+          await expect(f.adjudicator.evaluateCFrag(negated, [], args[2]))
             .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
             .withArgs(offset);
           const offCurve = setWord(evidence, offset + 32, (word(evidence, offset + 32) + 1n) % FIELD_P);
-          await expect(f.adjudicator.evaluateCFrag(offCurve, args[1]))
+          await expect(f.adjudicator.evaluateCFrag(offCurve, [], args[2]))
             .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
             .withArgs(offset);
         }
@@ -320,7 +325,7 @@ describe("Adjudicator", () => {
       });
       const fakeZE = secp256k1.Point.fromBytes(field(wrong.cfrag, "e2")).add(hE1).toAffine();
       const forged = setWord(setWord(evidence, PRODUCTS, fakeZE.x), PRODUCTS + 32, fakeZE.y);
-      await expect(f.adjudicator.evaluateCFrag(forged, await f.sign(wrong)))
+      await expect(f.adjudicator.evaluateCFrag(forged, [], await f.sign(wrong)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
         .withArgs(PRODUCTS);
     });
@@ -329,13 +334,13 @@ describe("Adjudicator", () => {
       const f = await loadFixture(deployFixture);
       const [c] = referenceCases(1);
       const identity = setWord(setWord(buildEvidence(c).bytes, PRODUCTS, 0n), PRODUCTS + 32, 0n);
-      await expect(f.adjudicator.evaluateCFrag(identity, await f.sign(c))).to.be.revertedWithCustomError(
+      await expect(f.adjudicator.evaluateCFrag(identity, [], await f.sign(c))).to.be.revertedWithCustomError(
         f.adjudicator,
         "UmbralCFragBadProduct",
       );
       const zero = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(0n)) };
       const notIdentity = setWord(buildEvidence(zero).bytes, PRODUCTS + 32, 1n);
-      await expect(f.adjudicator.evaluateCFrag(notIdentity, await f.sign(zero)))
+      await expect(f.adjudicator.evaluateCFrag(notIdentity, [], await f.sign(zero)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
         .withArgs(PRODUCTS);
     });
@@ -352,7 +357,7 @@ describe("Adjudicator", () => {
       ] as const) {
         const offset = Y + 32 * index;
         const otherRoot = setWord(evidence, offset, FIELD_P - word(evidence, offset));
-        await expect(f.adjudicator.evaluateCFrag(otherRoot, signature), name)
+        await expect(f.adjudicator.evaluateCFrag(otherRoot, [], signature), name)
           .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadCoordinate")
           .withArgs(pointOffset);
       }
@@ -367,14 +372,14 @@ describe("Adjudicator", () => {
         .with.property("code", "INVALID_POINT");
       const evidence = Uint8Array.from(buildEvidence(c).bytes);
       evidence.set(badCapsule.capsule, 0);
-      await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(badCapsule)))
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], await f.sign(badCapsule)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
         .withArgs(0);
       // E off the curve: ecrecover recovers nothing from it, so z·E cannot be checked
       const offCurve = Uint8Array.from(buildEvidence(c).bytes);
       offCurve.set(notOnCurve(), 0);
       const offCurveCase = { ...c, capsule: offCurve.subarray(0, 98) };
-      await expect(f.adjudicator.evaluateCFrag(offCurve, await f.sign(offCurveCase)))
+      await expect(f.adjudicator.evaluateCFrag(offCurve, [], await f.sign(offCurveCase)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadProduct")
         .withArgs(PRODUCTS);
       // E with x ≥ n cannot be an ecrecover base
@@ -384,13 +389,13 @@ describe("Adjudicator", () => {
       expect(() => buildEvidence(largeECase))
         .to.throw()
         .with.property("code", "INVALID_POINT");
-      await expect(f.adjudicator.evaluateCFrag(largeE, await f.sign(largeECase)))
+      await expect(f.adjudicator.evaluateCFrag(largeE, [], await f.sign(largeECase)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
         .withArgs(0);
       const badKey = { ...c, verifyingKey: concatBytes(Uint8Array.of(2), new Uint8Array(32).fill(0xff)) };
       const keyEvidence = Uint8Array.from(buildEvidence(c).bytes);
       keyEvidence.set(badKey.verifyingKey, 457);
-      await expect(f.adjudicator.evaluateCFrag(keyEvidence, await f.sign(badKey)))
+      await expect(f.adjudicator.evaluateCFrag(keyEvidence, [], await f.sign(badKey)))
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragUndecodableInput")
         .withArgs(457);
     });
@@ -400,7 +405,7 @@ describe("Adjudicator", () => {
       const [c] = referenceCases(1);
       const evidence = buildEvidence(c).bytes;
       await expect(
-        f.adjudicator.evaluateCFrag(evidence.subarray(0, EVIDENCE_LAYOUT.length - 1), await f.sign(c)),
+        f.adjudicator.evaluateCFrag(evidence.subarray(0, EVIDENCE_LAYOUT.length - 1), [], await f.sign(c)),
       )
         .to.be.revertedWithCustomError(f.adjudicator, "UmbralCFragBadEvidenceLength")
         .withArgs(EVIDENCE_LAYOUT.length - 1);
@@ -412,23 +417,27 @@ describe("Adjudicator", () => {
       const wrong = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(1n)) };
       const evidence = buildEvidence(wrong).bytes;
       const outsider = Wallet.createRandom();
-      await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(wrong, outsider)))
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], await f.sign(wrong, outsider)))
         .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorUnknownOperator")
         .withArgs(outsider.address);
-      const otherChain = await signReencryption(f.operator, f.chainId + 1n, f.address, wrong);
-      await expect(f.adjudicator.evaluateCFrag(evidence, otherChain)).to.be.revertedWithCustomError(
+      const otherChain = await signReencryptionBatch(
+        f.operator,
+        f.chainId + 1n,
+        f.address,
+        reencryptionLeaf(wrong),
+      );
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], otherChain)).to.be.revertedWithCustomError(
         f.adjudicator,
         "AdjudicatorUnknownOperator",
       );
       // the node signed the correct cfrag; a reporter cannot reuse that signature for other bytes
-      await expect(f.adjudicator.evaluateCFrag(evidence, await f.sign(c))).to.be.revertedWithCustomError(
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], await f.sign(c))).to.be.revertedWithCustomError(
         f.adjudicator,
         "AdjudicatorUnknownOperator",
       );
-      await expect(f.adjudicator.evaluateCFrag(evidence, new Uint8Array(64))).to.be.revertedWithCustomError(
-        f.adjudicator,
-        "ECDSAInvalidSignatureLength",
-      );
+      await expect(
+        f.adjudicator.evaluateCFrag(evidence, [], new Uint8Array(64)),
+      ).to.be.revertedWithCustomError(f.adjudicator, "ECDSAInvalidSignatureLength");
       expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(0n);
     });
 
@@ -436,10 +445,10 @@ describe("Adjudicator", () => {
       const f = await loadFixture(deployFixture);
       const [c] = referenceCases(1);
       const unbonded = Wallet.createRandom();
-      const args = evaluateArguments(buildEvidence(c), await f.sign(c, unbonded));
+      const args = evaluateArguments(buildEvidence(c), [], await f.sign(c, unbonded));
       await expect(f.adjudicator.connect(f.reporter).evaluateCFrag(...args))
         .to.emit(f.adjudicator, "CFragEvaluated")
-        .withArgs(reencryptionDigest(f.chainId, f.address, c), unbonded.address, f.reporter.address, true, 0n)
+        .withArgs(hexlify(reencryptionLeaf(c)), unbonded.address, f.reporter.address, true, 0n)
         .and.not.to.emit(f.escrow, "Slashed");
       expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
     });
@@ -450,27 +459,27 @@ describe("Adjudicator", () => {
       const wrong = { ...c, cfrag: withField(c.cfrag, "z", scalarBytes(1n)) };
       const evidence = buildEvidence(wrong).bytes;
       const signature = await f.sign(wrong);
-      await f.adjudicator.evaluateCFrag(evidence, signature);
-      const digest = reencryptionDigest(f.chainId, f.address, wrong);
-      expect(await f.adjudicator.evaluated(digest)).to.equal(true);
-      expect(await f.adjudicator.statementDigest(evidence)).to.equal(digest);
-      await expect(f.adjudicator.evaluateCFrag(evidence, signature))
+      await f.adjudicator.evaluateCFrag(evidence, [], signature);
+      const leaf = hexlify(reencryptionLeaf(wrong));
+      expect(await f.adjudicator.evaluated(leaf)).to.equal(true);
+      expect(await f.adjudicator.statementLeaf(evidence)).to.equal(leaf);
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], signature))
         .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorAlreadyEvaluated")
-        .withArgs(digest);
+        .withArgs(leaf);
       const sig = ethers.Signature.from(signature);
       const malleated = ethers.concat([
         sig.r,
         ethers.toBeHex(ORDER_N - BigInt(sig.s), 32),
         sig.v === 27 ? "0x1c" : "0x1b",
       ]);
-      await expect(f.adjudicator.evaluateCFrag(evidence, malleated)).to.be.revertedWithCustomError(
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], malleated)).to.be.revertedWithCustomError(
         f.adjudicator,
         "AdjudicatorAlreadyEvaluated",
       );
       // other precomputed bytes (a flipped recovery id hint) do not make a new statement
       const rehinted = Uint8Array.from(evidence);
       rehinted[RECOVERY_ID] ^= 1;
-      await expect(f.adjudicator.evaluateCFrag(rehinted, signature)).to.be.revertedWithCustomError(
+      await expect(f.adjudicator.evaluateCFrag(rehinted, [], signature)).to.be.revertedWithCustomError(
         f.adjudicator,
         "AdjudicatorAlreadyEvaluated",
       );
@@ -480,7 +489,7 @@ describe("Adjudicator", () => {
     it("never judges a correct cfrag incorrect when the call is starved of gas: it reverts instead", async () => {
       const f = await loadFixture(deployFixture);
       const [c] = referenceCases(1);
-      const args = evaluateArguments(buildEvidence(c), await f.sign(c));
+      const args = evaluateArguments(buildEvidence(c), [], await f.sign(c));
       const needed = await f.adjudicator.evaluateCFrag.estimateGas(...args);
       let reverted = 0;
       for (let gasLimit = 60_000n; gasLimit <= needed; gasLimit += 400n) {
@@ -504,7 +513,7 @@ describe("Adjudicator", () => {
         sig.v === 27 ? "0x1c" : "0x1b",
       ]);
       await expect(
-        f.adjudicator.evaluateCFrag(buildEvidence(c).bytes, malleated),
+        f.adjudicator.evaluateCFrag(buildEvidence(c).bytes, [], malleated),
       ).to.be.revertedWithCustomError(f.adjudicator, "ECDSAInvalidSignatureS");
     });
   });
@@ -521,16 +530,10 @@ describe("Adjudicator", () => {
         const penalty = BASE_PENALTY + HISTORY_COEFFICIENT * i;
         expect(await f.adjudicator.penaltyFor(f.staker.address)).to.equal(penalty);
         const wrong = incorrect(c, i + 1n);
-        const args = evaluateArguments(buildEvidence(wrong), await f.sign(wrong));
+        const args = evaluateArguments(buildEvidence(wrong), [], await f.sign(wrong));
         await expect(f.adjudicator.connect(f.reporter).evaluateCFrag(...args))
           .to.emit(f.adjudicator, "CFragEvaluated")
-          .withArgs(
-            reencryptionDigest(f.chainId, f.address, wrong),
-            f.operator.address,
-            f.reporter.address,
-            false,
-            penalty,
-          )
+          .withArgs(hexlify(reencryptionLeaf(wrong)), f.operator.address, f.reporter.address, false, penalty)
           .and.to.emit(f.escrow, "Slashed")
           .withArgs(f.staker.address, penalty, f.reporter.address, penalty / REWARD_COEFFICIENT);
         stake -= penalty;
@@ -570,9 +573,9 @@ describe("Adjudicator", () => {
       const [c] = referenceCases(1);
       const wrong = incorrect(c, 3n);
       await expect(
-        f.adjudicator.evaluateCFrag(buildEvidence(wrong).bytes, await f.sign(wrong)),
+        f.adjudicator.evaluateCFrag(buildEvidence(wrong).bytes, [], await f.sign(wrong)),
       ).to.be.revertedWithCustomError(f.escrow, "EscrowForAdjudicatorTestNotSlasher");
-      expect(await f.adjudicator.evaluated(reencryptionDigest(f.chainId, f.address, wrong))).to.equal(false);
+      expect(await f.adjudicator.evaluated(reencryptionLeaf(wrong))).to.equal(false);
     });
 
     it("refuses a zero escrow or zero divisors at deployment", async () => {
@@ -592,34 +595,189 @@ describe("Adjudicator", () => {
     });
   });
 
-  describe("the node's signing helper (src/chain/adjudicator.ts)", () => {
-    it("makes the digest the contract computes and a signature that recovers the operator", async () => {
+  describe("answers signed once, over the Merkle root of their statements", () => {
+    const wrongs = (c: CFragCase, n: number, from = 1n) =>
+      Array.from({ length: n }, (_, i) => ({
+        ...c,
+        cfrag: withField(c.cfrag, "z", scalarBytes(from + BigInt(i))),
+      }));
+
+    /** The node's answer holding `cases`: their leaves and its binding signature of their root. */
+    async function answer(f: Fixture, cases: CFragCase[]) {
+      const leaves = cases.map(reencryptionLeaf);
+      const signature = await signReencryptionBatch(f.operator, f.chainId, f.address, merkleRoot(leaves));
+      return { leaves, signature };
+    }
+
+    for (const n of [5, 64]) {
+      it(`slashes a wrong cfrag at every index of a ${n}-cfrag answer, each with its own proof`, async () => {
+        const f = await loadFixture(deployFixture);
+        const [c] = referenceCases(1);
+        const cases = wrongs(c, n);
+        const { leaves, signature } = await answer(f, cases);
+        for (const [i, wrong] of cases.entries()) {
+          const args = evaluateArguments(buildEvidence(wrong), merkleProof(leaves, i), signature);
+          await expect(f.adjudicator.connect(f.reporter).evaluateCFrag(...args), `index ${i}`)
+            .to.emit(f.adjudicator, "CFragEvaluated")
+            .withArgs(hexlify(leaves[i]), f.operator.address, f.reporter.address, false, anyValue)
+            .and.to.emit(f.escrow, "Slashed");
+          expect(await f.adjudicator.evaluated(leaves[i])).to.equal(true);
+        }
+        expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(BigInt(n));
+      });
+    }
+
+    it("judges a correct cfrag of an answer correct and slashes no one", async () => {
       const f = await loadFixture(deployFixture);
       const [c] = referenceCases(1);
-      const evidence = buildEvidence(c);
-      const signature = await f.sign(c);
-      expect(await f.adjudicator.statementDigest(evidence.bytes)).to.equal(
-        reencryptionDigest(f.chainId, f.address, c),
-      );
-      expect(recoverReencryptionSigner(f.chainId, f.address, c, signature)).to.equal(f.operator.address);
-      const { domain, message } = reencryptionTypedData(f.chainId, f.address, c);
-      expect(domain).to.deep.include({
-        name: "NKMS Adjudicator",
-        version: "1",
-        verifyingContract: f.address,
+      const cases = [...wrongs(c, 2), c, ...wrongs(c, 2, 10n)];
+      const { leaves, signature } = await answer(f, cases);
+      const args = evaluateArguments(buildEvidence(c), merkleProof(leaves, 2), signature);
+      expect(await f.adjudicator.evaluateCFrag.staticCall(...args)).to.equal(true);
+      await expect(f.adjudicator.connect(f.reporter).evaluateCFrag(...args))
+        .to.emit(f.adjudicator, "CFragEvaluated")
+        .withArgs(hexlify(leaves[2]), f.operator.address, f.reporter.address, true, 0n)
+        .and.not.to.emit(f.escrow, "Slashed");
+      expect(await f.escrow.stakeOf(f.staker.address)).to.equal(STAKE);
+    });
+
+    it("recovers someone else from a proof that does not lead to the signed root: nothing judged", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const cases = wrongs(c, 5);
+      const { leaves, signature } = await answer(f, cases);
+      const other = await answer(f, wrongs(c, 5, 100n));
+      const evidence = buildEvidence(cases[2]).bytes;
+      const proof = merkleProof(leaves, 2);
+      const flipped = proof.map((sibling, i) => {
+        const out = Uint8Array.from(sibling);
+        if (i === 1) out[31] ^= 1;
+        return out;
       });
-      expect(message.cfragHash).to.equal(ethers.keccak256(c.cfrag));
-      expect(message.keysHash).to.equal(
-        ethers.keccak256(concatBytes(c.verifyingKey, c.delegatingKey, c.receivingKey)),
+      for (const [how, badProof, badSignature] of [
+        ["the proof of another leaf", merkleProof(leaves, 3), signature],
+        ["one proof element flipped", flipped, signature],
+        ["a proof one element short", proof.slice(0, -1), signature],
+        ["the leaf moved to another answer's root", merkleProof(other.leaves, 2), other.signature],
+      ] as const) {
+        await expect(f.adjudicator.evaluateCFrag(evidence, [...badProof], badSignature), how)
+          .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorUnknownOperator")
+          .withArgs((address: string) => address !== f.operator.address);
+      }
+      expect(await f.adjudicator.evaluated(leaves[2])).to.equal(false);
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(0n);
+      // the leaf's own proof does lead to the root
+      await expect(f.adjudicator.evaluateCFrag(evidence, proof, signature)).to.emit(f.escrow, "Slashed");
+    });
+
+    it("judges a wrong cfrag once, even when the node signed it in two answers", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const [wrong, ...rest] = wrongs(c, 4);
+      const first = await answer(f, [wrong, rest[0], rest[1]]);
+      const second = await answer(f, [rest[2], wrong]);
+      expect(hexlify(merkleRoot(first.leaves))).to.not.equal(hexlify(merkleRoot(second.leaves)));
+      const evidence = buildEvidence(wrong);
+      await f.adjudicator.evaluateCFrag(
+        ...evaluateArguments(evidence, merkleProof(first.leaves, 0), first.signature),
       );
+      await expect(
+        f.adjudicator.evaluateCFrag(
+          ...evaluateArguments(evidence, merkleProof(second.leaves, 1), second.signature),
+        ),
+      )
+        .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorAlreadyEvaluated")
+        .withArgs(hexlify(first.leaves[0]));
+      expect(await f.adjudicator.penaltyHistory(f.staker.address)).to.equal(1n);
+    });
+
+    it("takes an empty proof for a one-cfrag answer (root = leaf), and no other", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const [wrong] = wrongs(c, 1);
+      const { leaves, signature } = await answer(f, [wrong]);
+      expect(merkleProof(leaves, 0)).to.deep.equal([]);
+      const evidence = buildEvidence(wrong).bytes;
+      await expect(
+        f.adjudicator.evaluateCFrag(evidence, [leaves[0]], signature),
+      ).to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorUnknownOperator");
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], signature)).to.emit(f.escrow, "Slashed");
+    });
+
+    it("does not take the operator's signature of the leaf itself, or of the statement as EIP-712 data", async () => {
+      const f = await loadFixture(deployFixture);
+      const [c] = referenceCases(1);
+      const [wrong] = wrongs(c, 1);
+      const evidence = buildEvidence(wrong).bytes;
+      const leaf = reencryptionLeaf(wrong);
+      const operatorKey = new OperatorKey(getBytes(f.operator.privateKey));
+      const statement = await f.operator.signTypedData(
+        { name: "NKMS Adjudicator", version: "1", chainId: f.chainId, verifyingContract: f.address },
+        REENCRYPTION_TYPES,
+        {
+          capsuleHash: ethers.keccak256(wrong.capsule),
+          cfragHash: ethers.keccak256(wrong.cfrag),
+          keysHash: ethers.keccak256(
+            concatBytes(wrong.verifyingKey, wrong.delegatingKey, wrong.receivingKey),
+          ),
+        },
+      );
+      for (const [how, signature] of [
+        ["the leaf", operatorKey.signDigest(leaf)],
+        ["the Reencryption statement", statement],
+      ] as const) {
+        await expect(f.adjudicator.evaluateCFrag(evidence, [], signature), how)
+          .to.be.revertedWithCustomError(f.adjudicator, "AdjudicatorUnknownOperator")
+          .withArgs((address: string) => address !== f.operator.address);
+      }
+      expect(await f.adjudicator.evaluated(leaf)).to.equal(false);
+      // the same key over the batch digest is the operator's
+      const batch = operatorKey.signDigest(batchDigest(f.chainId, f.address, leaf));
+      await expect(f.adjudicator.evaluateCFrag(evidence, [], batch)).to.emit(f.escrow, "Slashed");
+    });
+  });
+
+  describe("the node's signing helpers (src/chain/adjudicator.ts)", () => {
+    it("make the leaf and the batch digest the contract computes, and a signature that recovers the operator", async () => {
+      const f = await loadFixture(deployFixture);
+      const cases = referenceCases(3);
+      const leaves = cases.map(reencryptionLeaf);
+      const c = cases[0];
+      const structHash = TypedDataEncoder.hashStruct("Reencryption", REENCRYPTION_TYPES, {
+        capsuleHash: ethers.keccak256(c.capsule),
+        cfragHash: ethers.keccak256(c.cfrag),
+        keysHash: ethers.keccak256(concatBytes(c.verifyingKey, c.delegatingKey, c.receivingKey)),
+      });
+      expect(hexlify(leaves[0])).to.equal(structHash);
+      expect(await f.adjudicator.statementLeaf(buildEvidence(c).bytes)).to.equal(structHash);
+      const root = merkleRoot(leaves);
+      const digest = hexlify(batchDigest(f.chainId, f.address, root));
+      expect(await f.adjudicator.batchDigest(root)).to.equal(digest);
+      expect(
+        TypedDataEncoder.hash(
+          { name: "NKMS Adjudicator", version: "1", chainId: f.chainId, verifyingContract: f.address },
+          { ReencryptionBatch: [{ name: "root", type: "bytes32" }] },
+          { root },
+        ),
+      ).to.equal(digest);
+      const signature = await signReencryptionBatch(f.operator, f.chainId, f.address, root);
+      // the node's OperatorKey and an ethers Wallet sign the same bytes (RFC 6979)
+      const operatorKey = new OperatorKey(getBytes(f.operator.privateKey));
+      expect(hexlify(operatorKey.signDigest(getBytes(digest)))).to.equal(signature);
+      expect(recoverBatchSigner(f.chainId, f.address, root, signature)).to.equal(f.operator.address);
+      expect(recoverBatchSigner(f.chainId + 1n, f.address, root, signature)).to.not.equal(f.operator.address);
       expect(await f.adjudicator.REENCRYPTION_TYPEHASH()).to.equal(
         ethers.id("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)"),
       );
+      expect(await f.adjudicator.REENCRYPTION_BATCH_TYPEHASH()).to.equal(
+        ethers.id("ReencryptionBatch(bytes32 root)"),
+      );
     });
 
-    it("refuses parts of the wrong size and a non-positive chain id with typed errors", async () => {
+    it("refuse parts of the wrong size and a non-positive chain id with typed errors", async () => {
       const [c] = referenceCases(1);
       const address = Wallet.createRandom().address;
+      const root = reencryptionLeaf(c);
       const failure = (f: () => unknown) => {
         try {
           f();
@@ -629,20 +787,22 @@ describe("Adjudicator", () => {
         }
         return "no error";
       };
-      expect(failure(() => reencryptionDigest(1, address, { ...c, cfrag: c.cfrag.subarray(1) }))).to.equal(
+      expect(failure(() => reencryptionLeaf({ ...c, cfrag: c.cfrag.subarray(1) }))).to.equal("BAD_LENGTH");
+      expect(failure(() => reencryptionLeaf({ ...c, capsule: new Uint8Array(105) }))).to.equal("BAD_LENGTH");
+      expect(failure(() => reencryptionLeaf({ ...c, receivingKey: new Uint8Array(65) }))).to.equal(
         "BAD_LENGTH",
       );
-      expect(failure(() => reencryptionDigest(1, address, { ...c, capsule: new Uint8Array(105) }))).to.equal(
+      expect(failure(() => batchDigest(0, address, root))).to.equal("BAD_CHAIN_ID");
+      expect(failure(() => batchDigest(1, address, root.subarray(1)))).to.equal("BAD_LENGTH");
+      const signature = new Uint8Array(65);
+      expect(failure(() => evaluateArguments(buildEvidence(c), [], new Uint8Array(64)))).to.equal(
         "BAD_LENGTH",
       );
-      expect(
-        failure(() => reencryptionDigest(1, address, { ...c, receivingKey: new Uint8Array(65) })),
-      ).to.equal("BAD_LENGTH");
-      expect(failure(() => reencryptionDigest(0, address, c))).to.equal("BAD_CHAIN_ID");
-      expect(failure(() => evaluateArguments(buildEvidence(c), new Uint8Array(64)))).to.equal("BAD_LENGTH");
-      expect(failure(() => recoverReencryptionSigner(1, address, c, new Uint8Array(64)))).to.equal(
+      expect(failure(() => evaluateArguments(buildEvidence(c), [new Uint8Array(31)], signature))).to.equal(
         "BAD_LENGTH",
       );
+      expect(failure(() => recoverBatchSigner(1, address, root, new Uint8Array(64)))).to.equal("BAD_LENGTH");
+      expect(recoverBatchSigner(1, address, root, signature)).to.equal(undefined);
     });
   });
 });
