@@ -146,7 +146,9 @@ async function main(): Promise<void> {
     const audited = await bob.retrieve(policy, [message.capsule], { waitForAll: true });
     honest();
     for (const report of audited.incorrect) {
-      say(`node ${short(report.node)} returned a cfrag failing ${report.evidence.defect}`);
+      say(
+        `node ${short(report.node)} returned a cfrag failing ${report.evidence.defect}, bound by its one signature of the answer's Merkle root (proof: ${report.proof.length} hashes)`,
+      );
       if ("hash" in report.submission!) {
         gasRows.push({
           step: "slash",

@@ -5,7 +5,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { getAddress, hexlify, Wallet, type Contract, type Provider } from "ethers";
-import { recoverReencryptionSigner } from "../chain/adjudicator";
+import { evaluateArguments, recoverBatchSigner, reencryptionLeaf } from "../chain/adjudicator";
+import { merkleProof, merkleRoot } from "../chain/merkle";
 import {
   Capsule,
   CapsuleFrag,
@@ -57,11 +58,19 @@ export interface RetrieveOptions {
   waitForAll?: boolean;
 }
 
+/** A cfrag of an answer with its simple form: decoded, or the evidence of why it does not decode. */
+type DecodedCFrag =
+  | { cfrag: CapsuleFrag; simple: Uint8Array }
+  | { cause: PreError; evidence: ReencryptionEvidence; simple: Uint8Array };
+
 /** A wrong cfrag a node signed, with what became of its evidence. */
 export interface IncorrectCFragReport {
   node: string;
   url: string;
   evidence: ReencryptionEvidence;
+  /** the Merkle proof of the cfrag's statement in the node's answer (src/chain/merkle.ts) */
+  proof: Uint8Array[];
+  /** the node's binding signature of the answer's Merkle root */
   nodeSignature: Uint8Array;
   /** the evaluateCFrag transaction, when submitted */
   submission?: { hash: string; gasUsed: bigint; correct: boolean; penalty: bigint } | { error: string };
@@ -87,7 +96,12 @@ export interface RecipientOptions {
    * reported in the result but not submitted.
    */
   adjudicator?: Contract;
-  /** for vouchers and evidence checks: the chain's id and the Adjudicator's address */
+  /**
+   * The chain's id and the Adjudicator's address: the EIP-712 domain of the nodes' binding
+   * signatures. With it, every answer's binding signature is checked (an answer whose signature
+   * does not cover its cfrags is refused) and wrong cfrags are kept as evidence; without it,
+   * neither.
+   */
   chain?: { chainId: bigint; adjudicatorAddress: string };
   defaults?: Omit<RetrieveOptions, "signal">;
 }
@@ -202,53 +216,96 @@ export class Recipient {
     this.typicalAnswerMs = 0.8 * this.typicalAnswerMs + 0.2 * (performance.now() - started);
     if (
       !Buffer.from(response.requestHash).equals(Buffer.from(keccak(body))) ||
-      response.cfrags.length !== capsules.length ||
-      response.bindingSignatures.length !== capsules.length
+      response.cfrags.length !== capsules.length
     ) {
       throw new NodeCallError(node, "BAD_RESPONSE", "the answer is not for this request");
     }
     const receiving = this.publicKey;
-    const verified: VerifiedCapsuleFrag[] = [];
-    for (const [i, bytes] of response.cfrags.entries()) {
+    // each cfrag in its simple form, as the node's statement hashes it; a cfrag that does not
+    // decode is read from its evidence, which takes the simple form from the bytes as they are
+    const cfrags = response.cfrags.map((bytes, i): DecodedCFrag => {
       try {
-        verified.push(
-          CapsuleFrag.fromBytes(bytes).verify(
-            capsules[i],
-            policy.ownerVerifyingKey,
-            policy.delegatingKey,
-            receiving,
-          ),
-        );
-        continue;
+        const cfrag = CapsuleFrag.fromBytes(bytes);
+        return { cfrag, simple: cfrag.toBytesSimple() };
       } catch (error) {
         if (!(error instanceof PreError)) throw error;
-        this.recordIncorrect(
-          policy,
-          node,
-          capsules[i],
-          bytes,
-          response.bindingSignatures[i],
-          incorrect,
-          error,
-        );
+        const evidence = this.evidence(policy, node, capsules[i], bytes, error);
+        return { cause: error, evidence, simple: evidence.cfrag };
       }
+    });
+    const leaves = this.checkBinding(policy, node, capsules, cfrags, response.bindingSignature);
+    const verified: VerifiedCapsuleFrag[] = [];
+    for (const [i, entry] of cfrags.entries()) {
+      let failure: PreError;
+      if ("cause" in entry) failure = entry.cause;
+      else {
+        try {
+          verified.push(
+            entry.cfrag.verify(capsules[i], policy.ownerVerifyingKey, policy.delegatingKey, receiving),
+          );
+          continue;
+        } catch (error) {
+          if (!(error instanceof PreError)) throw error;
+          failure = error;
+        }
+      }
+      this.recordIncorrect(
+        node,
+        "evidence" in entry
+          ? entry.evidence
+          : this.evidence(policy, node, capsules[i], entry.simple, failure),
+        leaves && { proof: merkleProof(leaves, i), nodeSignature: response.bindingSignature },
+        incorrect,
+        failure,
+      );
     }
     return { cfrags: verified, voucher };
   }
 
-  /** Builds the evidence of a cfrag that failed verification; always throws the node's failure. */
-  private recordIncorrect(
+  /**
+   * When the chain is configured: the leaves of the answer's statements, after checking that the
+   * node's operator signed their root (else the answer is refused: its cfrags bind no one).
+   */
+  private checkBinding(
+    policy: ReceivedPolicy,
+    node: NodeInfo,
+    capsules: Capsule[],
+    cfrags: { simple: Uint8Array }[],
+    bindingSignature: Uint8Array,
+  ): Uint8Array[] | undefined {
+    const chain = this.o.chain;
+    if (!chain) return undefined;
+    const leaves = cfrags.map(({ simple }, i) =>
+      reencryptionLeaf({
+        capsule: capsules[i].toBytesSimple(),
+        cfrag: simple,
+        verifyingKey: policy.map.ownerVerifyingKey,
+        delegatingKey: policy.map.delegatingKey,
+        receivingKey: this.publicKey.toCompressedBytes(),
+      }),
+    );
+    const signer = recoverBatchSigner(
+      chain.chainId,
+      chain.adjudicatorAddress,
+      merkleRoot(leaves),
+      bindingSignature,
+    );
+    if (signer !== getAddress(node.operator)) {
+      throw new NodeCallError(node, "BAD_BINDING", "the binding signature does not cover these cfrags");
+    }
+    return leaves;
+  }
+
+  /** The evidence of a cfrag that failed verification; the node's failure if it cannot be built. */
+  private evidence(
     policy: ReceivedPolicy,
     node: NodeInfo,
     capsule: Capsule,
     cfrag: Uint8Array,
-    nodeSignature: Uint8Array,
-    incorrect: IncorrectCFragReport[],
     cause: PreError,
-  ): never {
-    let evidence: ReencryptionEvidence;
+  ): ReencryptionEvidence {
     try {
-      evidence = buildEvidence({
+      return buildEvidence({
         capsule,
         cfrag,
         verifyingKey: policy.ownerVerifyingKey,
@@ -258,27 +315,25 @@ export class Recipient {
     } catch {
       throw new NodeCallError(node, "MALFORMED_CFRAG", `a cfrag does not even decode: ${cause.message}`);
     }
-    const chain = this.o.chain;
-    const bound =
-      chain !== undefined &&
-      recoverReencryptionSigner(
-        chain.chainId,
-        chain.adjudicatorAddress,
-        {
-          capsule: evidence.capsule,
-          cfrag: evidence.cfrag,
-          verifyingKey: policy.map.ownerVerifyingKey,
-          delegatingKey: policy.map.delegatingKey,
-          receivingKey: this.publicKey.toCompressedBytes(),
-        },
-        nodeSignature,
-      ) === getAddress(node.operator);
-    if (!evidence.correct && bound)
-      incorrect.push({ node: node.staker, url: node.url, evidence, nodeSignature });
+  }
+
+  /**
+   * Keeps the evidence of a wrong cfrag when the node's binding signature covers it (`binding`,
+   * absent without a chain); always throws the node's failure.
+   */
+  private recordIncorrect(
+    node: NodeInfo,
+    evidence: ReencryptionEvidence,
+    binding: { proof: Uint8Array[]; nodeSignature: Uint8Array } | undefined,
+    incorrect: IncorrectCFragReport[],
+    cause: PreError,
+  ): never {
+    const kept = !evidence.correct && binding !== undefined;
+    if (kept) incorrect.push({ node: node.staker, url: node.url, evidence, ...binding });
     throw new NodeCallError(
       node,
       "INVALID_CFRAG",
-      `${cause.message}${evidence.defect ? ` (${evidence.defect})` : ""}${bound ? "; evidence kept" : ""}`,
+      `${cause.message}${evidence.defect ? ` (${evidence.defect})` : ""}${kept ? "; evidence kept" : ""}`,
     );
   }
 
@@ -287,7 +342,7 @@ export class Recipient {
     if (!adjudicator) return;
     for (const report of reports) {
       try {
-        const args = [hexlify(report.evidence.bytes), hexlify(report.nodeSignature)];
+        const args = evaluateArguments(report.evidence, report.proof, report.nodeSignature);
         // the verdict and the penalty at stake, read before the slash changes them
         const correct = (await adjudicator.evaluateCFrag.staticCall(...args)) as boolean;
         const penalty = correct ? 0n : ((await adjudicator.penaltyFor(report.node)) as bigint);

@@ -1,13 +1,13 @@
 /**
  * A crypto worker thread (see pool.ts): opens policy shares (decrypts the kfrag with the
- * node's encrypting key and verifies it) and re-encrypts capsules, signing each cfrag with the
+ * node's encrypting key and verifies it) and re-encrypts capsules, returning with each cfrag its
+ * statement's Merkle leaf; the service signs the root of a request's leaves once, with the
  * operator key (the Adjudicator's EIP-712 binding signature). Verified kfrags are cached per
  * policy so a request costs only the re-encryptions.
  */
-import { getBytes, toUtf8Bytes, TypedDataEncoder } from "ethers";
 import { createHash } from "node:crypto";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { adjudicatorDomain } from "../chain/adjudicator";
+import { adjudicatorDomainSeparator, leafOfHashes, statementKeysHash } from "../chain/adjudicator";
 import {
   availableBackends,
   Capsule,
@@ -19,7 +19,7 @@ import {
   setBackend,
   type VerifiedKeyFrag,
 } from "../pre";
-import { keccak, OperatorKey } from "../protocol/signing";
+import { keccak } from "../protocol/signing";
 import type { TaskOutcome } from "./pool";
 
 export interface CryptoWorkerData {
@@ -45,7 +45,15 @@ export type CryptoTask =
 
 export type CryptoTaskResult =
   | { kind: "openShare"; kfragId: Uint8Array; commitment: Uint8Array }
-  | { kind: "reencrypt"; cfrags: Uint8Array[]; bindingSignatures: Uint8Array[]; capsuleHashes: Uint8Array[] };
+  | {
+      kind: "reencrypt";
+      cfrags: Uint8Array[];
+      /** per cfrag, its statement's Merkle leaf (the EIP-712 struct hash of `Reencryption`) */
+      leaves: Uint8Array[];
+      capsuleHashes: Uint8Array[];
+      /** the Adjudicator's EIP-712 domain separator, under which the service signs the root */
+      domainSeparator: Uint8Array;
+    };
 
 class TaskError extends Error {
   constructor(
@@ -56,29 +64,11 @@ class TaskError extends Error {
   }
 }
 
-/** keccak256 of the EIP-712 type of the Adjudicator's `Reencryption` statement. */
-const REENCRYPTION_TYPEHASH = keccak(
-  toUtf8Bytes("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)"),
-);
-
 export function createCryptoHandler(data: CryptoWorkerData) {
   if (availableBackends().includes("native")) setBackend("native");
   const secret = SecretKey.fromBEBytes(data.encryptingSecret);
-  const operator = new OperatorKey(data.operatorSecret);
   const kfrags = new Map<string, VerifiedKeyFrag>();
-  // the EIP-712 digest of src/chain/adjudicator.ts (reencryptionDigest), with the domain
-  // separator computed once: per cfrag it costs three keccaks instead of a typed-data encoder
-  const prefix = Buffer.concat([
-    Buffer.from([0x19, 0x01]),
-    getBytes(TypedDataEncoder.hashDomain(adjudicatorDomain(data.chainId, data.adjudicator))),
-  ]);
-  const bindingDigest = (capsuleHash: Uint8Array, cfragHash: Uint8Array, keysHash: Uint8Array) =>
-    keccak(
-      Buffer.concat([
-        prefix,
-        keccak(Buffer.concat([REENCRYPTION_TYPEHASH, capsuleHash, cfragHash, keysHash])),
-      ]),
-    );
+  const domainSeparator = adjudicatorDomainSeparator(data.chainId, data.adjudicator);
 
   const open = (keys: ShareKeys): VerifiedKeyFrag => {
     // the kfrag is verified against the share's keys, so they are part of what the cache vouches
@@ -130,11 +120,13 @@ export function createCryptoHandler(data: CryptoWorkerData) {
       }
       case "reencrypt": {
         const kfrag = open(task);
-        const keysHash = keccak(
-          Buffer.concat([task.ownerVerifyingKey, task.delegatingKey, task.recipientVerifyingKey]),
-        );
+        const keysHash = statementKeysHash({
+          verifyingKey: task.ownerVerifyingKey,
+          delegatingKey: task.delegatingKey,
+          receivingKey: task.recipientVerifyingKey,
+        });
         const cfrags: Uint8Array[] = [];
-        const bindingSignatures: Uint8Array[] = [];
+        const leaves: Uint8Array[] = [];
         const capsuleHashes: Uint8Array[] = [];
         task.capsules.forEach((bytes, i) => {
           let capsule: Capsule;
@@ -145,12 +137,11 @@ export function createCryptoHandler(data: CryptoWorkerData) {
           }
           const cfrag = reencrypt(capsule, kfrag);
           const capsuleHash = keccak(capsule.toBytesSimple());
-          const digest = bindingDigest(capsuleHash, keccak(cfrag.toBytesSimple()), keysHash);
           cfrags.push(cfrag.toBytes());
-          bindingSignatures.push(operator.signDigest(digest));
+          leaves.push(leafOfHashes(capsuleHash, keccak(cfrag.toBytesSimple()), keysHash));
           capsuleHashes.push(capsuleHash);
         });
-        return { kind: "reencrypt", cfrags, bindingSignatures, capsuleHashes };
+        return { kind: "reencrypt", cfrags, leaves, capsuleHashes, domainSeparator };
       }
     }
   };

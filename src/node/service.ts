@@ -2,6 +2,8 @@
  * The node's request handlers: protocol messages in, signed protocol messages out. Every
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
+import { batchDigestUnder } from "../chain/adjudicator";
+import { merkleRoot } from "../chain/merkle";
 import { decode, encode } from "../protocol/codec";
 import {
   AccessLog,
@@ -204,7 +206,10 @@ export class NodeService {
         requestHash,
         accessLogEntryHash: entryHash,
         cfrags: result.cfrags,
-        bindingSignatures: result.bindingSignatures,
+        // one binding signature for the whole answer: over the Merkle root of its statements
+        bindingSignature: this.d.operator.signDigest(
+          batchDigestUnder(result.domainSeparator, merkleRoot(result.leaves)),
+        ),
       });
       return encode(ReencryptionResponse, response);
     } finally {
@@ -299,7 +304,10 @@ export class NodeService {
     return stored;
   }
 
-  /** Re-encrypts the capsules; a large batch is split over the crypto workers, so it is served in parallel. */
+  /**
+   * Re-encrypts the capsules; a large batch is split over the crypto workers, so it is served in
+   * parallel. The workers' cfrags, leaves and capsule hashes are merged in request order.
+   */
   private async reencryptOnWorkers(keys: ShareKeys, capsules: Uint8Array[]) {
     const parts = Math.max(
       1,
@@ -312,14 +320,16 @@ export class NodeService {
     }
     const result = {
       cfrags: [] as Uint8Array[],
-      bindingSignatures: [] as Uint8Array[],
+      leaves: [] as Uint8Array[],
       capsuleHashes: [] as Uint8Array[],
+      domainSeparator: new Uint8Array() as Uint8Array,
     };
     for (const answer of await Promise.all(tasks)) {
       if (answer.kind !== "reencrypt") throw new Error("worker answered another task");
       result.cfrags.push(...answer.cfrags);
-      result.bindingSignatures.push(...answer.bindingSignatures);
+      result.leaves.push(...answer.leaves);
       result.capsuleHashes.push(...answer.capsuleHashes);
+      result.domainSeparator = answer.domainSeparator; // the pool's: the same for every worker
     }
     if (result.cfrags.length !== capsules.length) throw new Error("worker answered another task");
     return result;

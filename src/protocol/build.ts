@@ -5,7 +5,8 @@
 import { getAddress, getBytes } from "ethers";
 import { randomBytes } from "node:crypto";
 import { encrypt, PublicKey, type Signer, type VerifiedKeyFrag } from "../pre";
-import { recoverReencryptionSigner } from "../chain/adjudicator";
+import { reencryptionLeaf, recoverBatchSigner } from "../chain/adjudicator";
+import { merkleRoot } from "../chain/merkle";
 import { decode } from "./codec";
 import { BadSignatureError, InvalidFieldError } from "./errors";
 import {
@@ -118,8 +119,9 @@ export function buildAccessLogRequest(input: {
 
 /**
  * Checks a node's answer to `request`: signed by the node's operator, for this request, one
- * cfrag per capsule, each with a binding signature by the operator that the Adjudicator
- * accepts (recovered here exactly as the contract recovers it).
+ * cfrag per capsule, and a binding signature by the operator over the Merkle root of the cfrags'
+ * statements that the Adjudicator accepts (leaves, root and signer recomputed here exactly as
+ * the contract computes them).
  */
 export function checkReencryptionResponse(
   response: ReencryptionResponse,
@@ -136,36 +138,30 @@ export function checkReencryptionResponse(
   if (!sameBytes(messageHash(ReencryptionRequest, request), response.requestHash)) {
     throw new InvalidFieldError("ReencryptionResponse", "requestHash", "does not match the request sent");
   }
-  if (
-    response.cfrags.length !== request.capsules.length ||
-    response.bindingSignatures.length !== request.capsules.length
-  ) {
-    throw new InvalidFieldError(
+  if (response.cfrags.length !== request.capsules.length) {
+    throw new InvalidFieldError("ReencryptionResponse", "cfrags", "one cfrag per capsule expected");
+  }
+  const leaves = keys.cfragsSimple.map((cfrag, i) =>
+    reencryptionLeaf({
+      capsule: keys.capsulesSimple[i],
+      cfrag,
+      verifyingKey: keys.ownerVerifyingKey,
+      delegatingKey: keys.delegatingKey,
+      receivingKey: request.recipientVerifyingKey,
+    }),
+  );
+  const signer = recoverBatchSigner(
+    node.chainId,
+    node.adjudicator,
+    merkleRoot(leaves),
+    response.bindingSignature,
+  );
+  if (signer !== getAddress(node.operator)) {
+    throw new BadSignatureError(
       "ReencryptionResponse",
-      "cfrags",
-      "one cfrag and one signature per capsule expected",
+      "the binding signature is not by the node's operator",
     );
   }
-  response.bindingSignatures.forEach((signature, i) => {
-    const signer = recoverReencryptionSigner(
-      node.chainId,
-      node.adjudicator,
-      {
-        capsule: keys.capsulesSimple[i],
-        cfrag: keys.cfragsSimple[i],
-        verifyingKey: keys.ownerVerifyingKey,
-        delegatingKey: keys.delegatingKey,
-        receivingKey: request.recipientVerifyingKey,
-      },
-      signature,
-    );
-    if (signer !== getAddress(node.operator)) {
-      throw new BadSignatureError(
-        "ReencryptionResponse",
-        `binding signature ${i} is not by the node's operator`,
-      );
-    }
-  });
 }
 
 /**

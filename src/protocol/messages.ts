@@ -2,18 +2,21 @@
  * The NKMS wire messages. Each is a versioned, tagged binary message (see codec.ts) with one
  * signature over a domain-separated encoding of all its other fields:
  *
- * | tag | message              | signed by                                   |
- * |-----|----------------------|---------------------------------------------|
- * | 1   | NodeMetadata         | the node's operator key (secp256k1, 65 B)    |
- * | 2   | PolicyShare          | the policy owner's Umbral signer (64 B)      |
- * | 3   | ShareReceipt         | operator                                     |
- * | 4   | ReencryptionRequest  | the policy recipient's Umbral signer         |
- * | 5   | ReencryptionResponse | operator                                     |
- * | 6   | RevocationOrder      | owner (Umbral)                               |
- * | 7   | RevocationAck        | operator                                     |
- * | 8   | AccessLogEntry       | operator                                     |
- * | 9   | AccessLogRequest     | owner (Umbral)                               |
- * | 10  | AccessLog            | operator                                     |
+ * | tag | major | message              | signed by                                   |
+ * |-----|-------|----------------------|---------------------------------------------|
+ * | 1   | 1     | NodeMetadata         | the node's operator key (secp256k1, 65 B)    |
+ * | 2   | 1     | PolicyShare          | the policy owner's Umbral signer (64 B)      |
+ * | 3   | 1     | ShareReceipt         | operator                                     |
+ * | 4   | 1     | ReencryptionRequest  | the policy recipient's Umbral signer         |
+ * | 5   | 2     | ReencryptionResponse | operator (and one binding signature of all   |
+ * |     |       |                      | its cfrags, EIP-712 for the Adjudicator)     |
+ * | 6   | 1     | RevocationOrder      | owner (Umbral)                               |
+ * | 7   | 1     | RevocationAck        | operator                                     |
+ * | 8   | 1     | AccessLogEntry       | operator                                     |
+ * | 9   | 1     | AccessLogRequest     | owner (Umbral)                               |
+ * | 10  | 1     | AccessLog            | operator                                     |
+ *
+ * A decoder refuses any other major version of a message (see codec.ts).
  *
  * Nodes are named by their staker address (the on-chain identity); messages addressed to a
  * node carry it, so a message for one node is refused by every other.
@@ -188,9 +191,11 @@ export const ReencryptionRequest = defineMessage<ReencryptionRequest>({
 });
 
 /**
- * The cfrags (CapsuleFrag.toBytes(), in request order), each with the operator's EIP-712
- * `Reencryption` signature the Adjudicator accepts as binding, the hash of the request they
- * answer and of the access-log entry that records them.
+ * The cfrags (CapsuleFrag.toBytes(), in request order), the operator's one EIP-712 signature the
+ * Adjudicator accepts as binding for all of them (`ReencryptionBatch(root)`, root: the Merkle
+ * root of the cfrags' `Reencryption` statements in this order; see src/chain/adjudicator.ts and
+ * src/chain/merkle.ts), the hash of the request they answer and of the access-log entry that
+ * records them. Major version 2: version 1 carried one binding signature per cfrag.
  */
 export interface ReencryptionResponse {
   policyId: Uint8Array;
@@ -198,14 +203,14 @@ export interface ReencryptionResponse {
   requestHash: Uint8Array;
   accessLogEntryHash: Uint8Array;
   cfrags: Uint8Array[];
-  bindingSignatures: Uint8Array[];
+  bindingSignature: Uint8Array;
   signature: Uint8Array;
 }
 
 export const ReencryptionResponse = defineMessage<ReencryptionResponse>({
   tag: 5,
   name: "ReencryptionResponse",
-  major: 1,
+  major: 2,
   minor: 0,
   fields: {
     policyId: policyId(),
@@ -213,7 +218,7 @@ export const ReencryptionResponse = defineMessage<ReencryptionResponse>({
     requestHash: hash32(),
     accessLogEntryHash: hash32(),
     cfrags: list(varBytes(512), MAX_CAPSULES_PER_REQUEST),
-    bindingSignatures: list(operatorSignature(), MAX_CAPSULES_PER_REQUEST),
+    bindingSignature: operatorSignature(),
     signature: operatorSignature(),
   },
   signature: "signature",

@@ -1,10 +1,11 @@
 /**
- * Misbehaving nodes, for the e2e tests and the demo. A node that lies: it answers re-encryption requests with a cfrag whose proof scalar z is
- * off by one bit, and signs that wrong cfrag (binding signature and response) with its real
- * operator key, exactly as a malicious operator could. Used by the e2e tests and the demo.
+ * Misbehaving nodes, for the e2e tests and the demo. A node that lies: it answers re-encryption requests with cfrags whose proof scalar z is
+ * off by one bit, and signs those wrong cfrags (the binding signature of their Merkle root, and
+ * the response) with its real operator key, exactly as a malicious operator could. Used by the
+ * e2e tests and the demo.
  */
-import { getBytes } from "ethers";
-import { reencryptionDigest } from "../../src/chain/adjudicator";
+import { batchDigest, reencryptionLeaf } from "../../src/chain/adjudicator";
+import { merkleRoot } from "../../src/chain/merkle";
 import { Capsule, CapsuleFrag, decryptOriginal, KeyFrag, SecretKey } from "../../src/pre";
 import { decode, encode } from "../../src/protocol/codec";
 import { PolicyShare, ReencryptionRequest, ReencryptionResponse } from "../../src/protocol/messages";
@@ -22,6 +23,34 @@ export function corruptCFrag(cfrag: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Makes `running` answer with `edit` applied to its honest answers, signed again (the response
+ * signature) with its real operator key; returns a function that makes it honest again.
+ */
+async function tamper(
+  running: RunningNode,
+  dataDir: string,
+  passphrase: string,
+  edit: (
+    answer: ReencryptionResponse,
+    request: ReencryptionRequest,
+    operator: OperatorKey,
+  ) => Pick<ReencryptionResponse, "cfrags" | "bindingSignature">,
+): Promise<() => void> {
+  const operator = new OperatorKey(await readKeystore(nodeFiles(dataDir).operatorKeystore, passphrase));
+  const service = running.service;
+  const honest = service.reencrypt.bind(service);
+  service.reencrypt = async (body: Uint8Array) => {
+    const answer = decode(ReencryptionResponse, await honest(body));
+    const { signature: _signature, ...unsigned } = answer;
+    const edited = edit(answer, decode(ReencryptionRequest, body), operator);
+    return encode(ReencryptionResponse, operator.sign(ReencryptionResponse, { ...unsigned, ...edited }));
+  };
+  return () => {
+    service.reencrypt = honest;
+  };
+}
+
 /** Makes `running` lie from now on; returns a function that makes it honest again. */
 export async function makeLiar(
   running: RunningNode,
@@ -29,37 +58,40 @@ export async function makeLiar(
   passphrase: string,
   chain: { chainId: bigint; adjudicator: string },
 ): Promise<() => void> {
-  const operator = new OperatorKey(await readKeystore(nodeFiles(dataDir).operatorKeystore, passphrase));
-  const service = running.service;
-  const honest = service.reencrypt.bind(service);
-  service.reencrypt = async (body: Uint8Array) => {
-    const answer = decode(ReencryptionResponse, await honest(body));
-    const request = decode(ReencryptionRequest, body);
-    const stored = running.storage.getShare(request.policyId)!;
-    const share = decode(PolicyShare, stored.share);
+  return tamper(running, dataDir, passphrase, (answer, request, operator) => {
+    const share = decode(PolicyShare, running.storage.getShare(request.policyId)!.share);
     const cfrags = answer.cfrags.map(corruptCFrag);
-    const bindingSignatures = cfrags.map((cfrag, i) =>
-      operator.signDigest(
-        getBytes(
-          reencryptionDigest(chain.chainId, chain.adjudicator, {
-            capsule: Capsule.fromBytes(request.capsules[i]).toBytesSimple(),
-            cfrag: CapsuleFrag.fromBytes(cfrag).toBytesSimple(),
-            verifyingKey: share.ownerVerifyingKey,
-            delegatingKey: share.delegatingKey,
-            receivingKey: share.recipientVerifyingKey,
-          }),
-        ),
-      ),
+    const leaves = cfrags.map((cfrag, i) =>
+      reencryptionLeaf({
+        capsule: Capsule.fromBytes(request.capsules[i]).toBytesSimple(),
+        cfrag: CapsuleFrag.fromBytes(cfrag).toBytesSimple(),
+        verifyingKey: share.ownerVerifyingKey,
+        delegatingKey: share.delegatingKey,
+        receivingKey: share.recipientVerifyingKey,
+      }),
     );
-    const { signature: _signature, ...unsigned } = answer;
-    return encode(
-      ReencryptionResponse,
-      operator.sign(ReencryptionResponse, { ...unsigned, cfrags, bindingSignatures }),
-    );
-  };
-  return () => {
-    service.reencrypt = honest;
-  };
+    const root = merkleRoot(leaves);
+    return {
+      cfrags,
+      bindingSignature: operator.signDigest(batchDigest(chain.chainId, chain.adjudicator, root)),
+    };
+  });
+}
+
+/**
+ * Makes `running` answer with its first two cfrags swapped under its honest binding signature
+ * (which covers the cfrags in their true order); returns a function that makes it honest again.
+ */
+export async function makeSwapper(
+  running: RunningNode,
+  dataDir: string,
+  passphrase: string,
+): Promise<() => void> {
+  return tamper(running, dataDir, passphrase, (answer) => {
+    const cfrags = [...answer.cfrags];
+    [cfrags[0], cfrags[1]] = [cfrags[1], cfrags[0]];
+    return { cfrags, bindingSignature: answer.bindingSignature };
+  });
 }
 
 /**

@@ -21,7 +21,7 @@ import { DEVNET_PASSPHRASE, startDevnet, type Devnet } from "../../src/cli/devne
 import { tokens } from "../../src/chain/params";
 import { getBytes, hexlify, randomBytes } from "ethers";
 import { KeyLeakChallenge__factory } from "../../typechain-types";
-import { leakKfragKey, makeLiar } from "./lying-node";
+import { leakKfragKey, makeLiar, makeSwapper } from "./lying-node";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { leakCommitment } from "../../src/chain/key-leak";
@@ -127,13 +127,17 @@ describe("e2e: the NKMS story over HTTPS", function () {
     });
     try {
       const stakeBefore = (await devnet.contracts.escrow.stakeOf(liar.staker.address)) as bigint;
-      const { capsule } = encryptMessage(alice.labelKey("reports"), Buffer.from("y"));
-      const result = await bob.retrieve(policy, [capsule], { waitForAll: true });
+      const capsules = ["x", "y", "z"].map(
+        (m) => encryptMessage(alice.labelKey("reports"), Buffer.from(m)).capsule,
+      );
+      const result = await bob.retrieve(policy, capsules, { waitForAll: true });
       expect(result.servedBy).to.not.include(liar.staker.address);
       expect(result.incorrect).to.have.length(1);
       const report = result.incorrect[0];
       expect(report.node).to.equal(liar.staker.address);
       expect(report.evidence.correct).to.equal(false);
+      // the first wrong cfrag of a 3-cfrag answer: its proof climbs two levels to the signed root
+      expect(report.proof).to.have.length(2);
       expect(report.submission).to.have.property("hash");
       const penalty = (report.submission as { penalty?: bigint }).penalty!;
       expect(penalty > 0n).to.equal(true);
@@ -142,6 +146,24 @@ describe("e2e: the NKMS story over HTTPS", function () {
       );
       const failure = result.failures.find((f) => f.node === liar.staker.address)!;
       expect(failure.code).to.equal("INVALID_CFRAG");
+    } finally {
+      honest();
+    }
+  });
+
+  it("an answer whose binding signature does not cover its cfrags is refused, and no evidence is kept", async () => {
+    const node = devnet.nodes.find((d) => d.staker.address === grant.nodes[1].staker)!;
+    const honest = await makeSwapper(node.running!, node.config.dataDir, DEVNET_PASSPHRASE);
+    try {
+      const stakeBefore = (await devnet.contracts.escrow.stakeOf(node.staker.address)) as bigint;
+      const capsules = ["a", "b"].map(
+        (m) => encryptMessage(alice.labelKey("reports"), Buffer.from(m)).capsule,
+      );
+      const result = await bob.retrieve(policy, capsules, { waitForAll: true });
+      expect(result.servedBy).to.not.include(node.staker.address);
+      expect(result.failures.find((f) => f.node === node.staker.address)!.code).to.equal("BAD_BINDING");
+      expect(result.incorrect).to.have.length(0);
+      expect((await devnet.contracts.escrow.stakeOf(node.staker.address)) as bigint).to.equal(stakeBefore);
     } finally {
       honest();
     }

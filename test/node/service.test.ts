@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { hexlify, keccak256 } from "ethers";
 import hre from "hardhat";
-import { evaluateArguments } from "../../src/chain/adjudicator";
+import { evaluateArguments, reencryptionLeaf } from "../../src/chain/adjudicator";
+import { merkleProof } from "../../src/chain/merkle";
 import { Capsule, CapsuleFrag, decryptReencrypted, encrypt, SecretKey, Signer } from "../../src/pre";
 import { buildEvidence } from "../../src/pre/evidence";
 import {
@@ -277,37 +277,62 @@ describe("node service over HTTPS", function () {
           const plain = decryptReencrypted(grant.recipientSk, delegating, caps[i][0], [cfrag], caps[i][1]);
           expect(new TextDecoder().decode(plain)).to.equal(`secret ${i}`);
         });
-        checkReencryptionResponse(
-          response,
-          request,
-          { operator: testNode.operator, chainId: 31337n, adjudicator: running.chain.adjudicator },
-          {
-            ownerVerifyingKey: verifying.toCompressedBytes(),
-            delegatingKey: delegating.toCompressedBytes(),
-            capsulesSimple: caps.map(([c]) => c.toBytesSimple()),
-            cfragsSimple: cfrags.map((c) => c.toBytesSimple()),
-          },
-        );
+        const nodeInfo = {
+          operator: testNode.operator,
+          chainId: 31337n,
+          adjudicator: running.chain.adjudicator,
+        };
+        const keys = {
+          ownerVerifyingKey: verifying.toCompressedBytes(),
+          delegatingKey: delegating.toCompressedBytes(),
+          capsulesSimple: caps.map(([c]) => c.toBytesSimple()),
+          cfragsSimple: cfrags.map((c) => c.toBytesSimple()),
+        };
+        // one binding signature covers every cfrag of the answer, in order
+        checkReencryptionResponse(response, request, nodeInfo, keys);
+        if (count > 1) {
+          const swapped = [...keys.cfragsSimple];
+          [swapped[0], swapped[count - 1]] = [swapped[count - 1], swapped[0]];
+          expect(() =>
+            checkReencryptionResponse(response, request, nodeInfo, { ...keys, cfragsSimple: swapped }),
+          )
+            .to.throw()
+            .with.property("code", "BAD_SIGNATURE");
+        }
       }
     });
 
-    it("signs each cfrag so the Adjudicator accepts it as binding (and judges it correct)", async () => {
+    it("signs the answer once, so the Adjudicator takes each cfrag with its proof as binding (and judges it correct)", async () => {
       const grant = await storedGrant();
-      const [[capsule]] = capsules(grant, 1);
-      const { response } = await reencrypt(grant, [capsule]);
-      const evidence = buildEvidence({
-        capsule,
-        cfrag: response.cfrags[0],
-        verifyingKey: grant.ownerSk.publicKey(),
-        delegatingKey: grant.delegatingSk.publicKey(),
-        receivingKey: grant.recipientSk.publicKey(),
-      });
+      const caps = capsules(grant, 5).map(([c]) => c);
+      const { response } = await reencrypt(grant, caps);
+      const evidence = response.cfrags.map((cfrag, i) =>
+        buildEvidence({
+          capsule: caps[i],
+          cfrag,
+          verifyingKey: grant.ownerSk.publicKey(),
+          delegatingKey: grant.delegatingSk.publicKey(),
+          receivingKey: grant.recipientSk.publicKey(),
+        }),
+      );
+      const leaves = evidence.map((e) =>
+        reencryptionLeaf({
+          capsule: e.capsule,
+          cfrag: e.cfrag,
+          verifyingKey: grant.ownerSk.publicKey().toCompressedBytes(),
+          delegatingKey: grant.delegatingSk.publicKey().toCompressedBytes(),
+          receivingKey: grant.recipientSk.publicKey().toCompressedBytes(),
+        }),
+      );
       const adjudicator = Adjudicator__factory.connect(running.chain.adjudicator, net.signers[5]);
-      const args = evaluateArguments(evidence, response.bindingSignatures[0]);
-      expect(await adjudicator.evaluateCFrag.staticCall(...args)).to.equal(true);
+      for (const [i, e] of evidence.entries()) {
+        const args = evaluateArguments(e, merkleProof(leaves, i), response.bindingSignature);
+        expect(await adjudicator.evaluateCFrag.staticCall(...args), `cfrag ${i}`).to.equal(true);
+      }
+      const args = evaluateArguments(evidence[3], merkleProof(leaves, 3), response.bindingSignature);
       await expect(adjudicator.evaluateCFrag(...args))
         .to.emit(adjudicator, "CFragEvaluated")
-        .withArgs(anyValue, testNode.operator, net.signers[5].address, true, 0);
+        .withArgs(hexlify(leaves[3]), testNode.operator, net.signers[5].address, true, 0);
     });
 
     it("refuses an unsigned request", async () => {

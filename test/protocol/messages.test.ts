@@ -118,7 +118,7 @@ function examples() {
         requestHash: bytes(32),
         accessLogEntryHash: bytes(32, 1),
         cfrags: [bytes(381)],
-        bindingSignatures: [bytes(65)],
+        bindingSignature: bytes(65),
       }),
     },
     {
@@ -218,6 +218,27 @@ describe("protocol messages", () => {
       });
     });
   }
+
+  it("carries one binding signature per ReencryptionResponse, as major version 2; refuses version 1", () => {
+    const response = operator.sign(ReencryptionResponse, {
+      policyId: bytes(16),
+      node,
+      requestHash: bytes(32),
+      accessLogEntryHash: bytes(32, 1),
+      cfrags: [bytes(381, 2), bytes(381, 3), bytes(381, 4)],
+      bindingSignature: bytes(65, 5),
+    });
+    const wire = encode(ReencryptionResponse, response);
+    expect(wire[2]).to.equal(2);
+    expect(decode(ReencryptionResponse, wire).bindingSignature).to.deep.equal(bytes(65, 5));
+    // a version-1 answer (one signature per cfrag) is not read as this layout
+    const v1 = Uint8Array.from(wire);
+    v1[2] = 1;
+    expectCode(() => decode(ReencryptionResponse, v1), "UNSUPPORTED_VERSION");
+    expect(Buffer.from(signingPayload(ReencryptionResponse, response)).toString()).to.contain(
+      "NKMS/ReencryptionResponse/v2",
+    );
+  });
 
   it("domain-separates signatures: a signature over the bare encoding does not verify", () => {
     const order = { policyId: bytes(16), node, issuedAt: 1n, signature: new Uint8Array(64) };
