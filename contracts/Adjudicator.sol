@@ -8,9 +8,9 @@ import {IStakingEscrow} from "./interfaces/IStakingEscrow.sol";
 import {UmbralCFragCheck} from "./lib/UmbralCFragCheck.sol";
 
 /// @title Adjudicator: slashes the stakers of nodes that return incorrect re-encryptions
-/// @notice A node answers a re-encryption request with one EIP-712 signature, made with its
-/// operator key, over `ReencryptionBatch(root)`: the Merkle root of its statements
-/// `Reencryption(capsuleHash, cfragHash, keysHash)`, one per cfrag of the answer (docs/evidence.md).
+/// @notice A node answers a re-encryption request with one EIP-712 signature per run of 8 cfrags,
+/// made with its operator key, over `ReencryptionBatch(root)`: the Merkle root of the run's
+/// statements `Reencryption(capsuleHash, cfragHash, keysHash)`, one per cfrag (docs/evidence.md).
 /// Anyone may submit a cfrag with the evidence to check it, the Merkle proof of its statement
 /// and the node's signature. The contract judges the cfrag on-chain. If it is incorrect, the
 /// staker that bonded the operator loses min(basePenalty + penaltyHistoryCoefficient · its
@@ -23,7 +23,7 @@ contract Adjudicator is EIP712 {
     /// statement's Merkle leaf.
     bytes32 public constant REENCRYPTION_TYPEHASH =
         keccak256("Reencryption(bytes32 capsuleHash,bytes32 cfragHash,bytes32 keysHash)");
-    /// @notice The EIP-712 type the node signs: the Merkle root of the statements of one answer.
+    /// @notice The EIP-712 type the node signs: the Merkle root of the statements of a run of cfrags.
     bytes32 public constant REENCRYPTION_BATCH_TYPEHASH = keccak256("ReencryptionBatch(bytes32 root)");
 
     /// @notice The escrow holding the stakes; maps operators to stakers and slashes.

@@ -4,8 +4,9 @@
  *
  * For each cfrag it returns, a node makes the statement `Reencryption(bytes32 capsuleHash,
  * bytes32 cfragHash,bytes32 keysHash)`; the statement's EIP-712 struct hash is its leaf. The node
- * signs once per answer, with its operator key, the EIP-712 digest of `ReencryptionBatch(bytes32
- * root)` over the Merkle root of the answer's leaves in answer order (src/chain/merkle.ts). The
+ * signs once per run of 8 cfrags of an answer, with its operator key, the EIP-712 digest of
+ * `ReencryptionBatch(bytes32 root)` over the Merkle root of the run's leaves in answer order
+ * (`bindingRoots` in src/chain/merkle.ts). The
  * contract recomputes the leaf from the evidence, the root from the leaf's proof, and recovers the
  * operator from the signature, so anyone holding a wrong cfrag, its proof and the signature can
  * have the node's staker slashed (see docs/evidence.md and docs/threat-model.md).

@@ -9,6 +9,11 @@
  * (the left subtree holds the largest power of two of leaves below n) without its leaf and node
  * prefixes: the contract tells leaves from inner nodes by computing the leaf from the evidence.
  * The root of one leaf is the leaf, with an empty proof; 256 leaves need proofs of 8 hashes.
+ *
+ * A node signs one root per run of STATEMENTS_PER_ROOT consecutive statements of its answer
+ * (`bindingRoots`), not one root for the whole answer: evidence then carries at most three proof
+ * hashes, which keeps `evaluateCFrag` within its gas targets (each hash costs ~750 gas, docs/gas.md),
+ * while 64 cfrags still cost 8 signatures instead of 64.
  */
 import { keccak } from "../protocol/signing";
 
@@ -58,4 +63,31 @@ export function merkleProof(leaves: readonly Uint8Array[], index: number): Uint8
     level = parentLevel(level);
   }
   return proof;
+}
+
+/** Statements under one signed root (a power of two: proofs of log2 of it hashes). */
+export const STATEMENTS_PER_ROOT = 8;
+
+/** The roots a node signs for its answer's leaves: one per run of STATEMENTS_PER_ROOT, in order. */
+export function bindingRoots(leaves: readonly Uint8Array[]): Uint8Array[] {
+  checkLeaves(leaves);
+  const roots: Uint8Array[] = [];
+  for (let start = 0; start < leaves.length; start += STATEMENTS_PER_ROOT) {
+    roots.push(merkleRoot(leaves.slice(start, start + STATEMENTS_PER_ROOT)));
+  }
+  return roots;
+}
+
+/** Where `leaves[index]` is bound: which root (and binding signature) covers it, and its proof to that root. */
+export function bindingProof(
+  leaves: readonly Uint8Array[],
+  index: number,
+): { root: number; proof: Uint8Array[] } {
+  checkLeaves(leaves);
+  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
+    throw new RangeError(`leaf index ${index} out of 0..${leaves.length - 1}`);
+  }
+  const root = Math.floor(index / STATEMENTS_PER_ROOT);
+  const start = root * STATEMENTS_PER_ROOT;
+  return { root, proof: merkleProof(leaves.slice(start, start + STATEMENTS_PER_ROOT), index - start) };
 }

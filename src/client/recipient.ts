@@ -6,7 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { getAddress, hexlify, Wallet, type Contract, type Provider } from "ethers";
 import { evaluateArguments, recoverBatchSigner, reencryptionLeaf } from "../chain/adjudicator";
-import { merkleProof, merkleRoot } from "../chain/merkle";
+import { bindingProof, bindingRoots } from "../chain/merkle";
 import {
   Capsule,
   CapsuleFrag,
@@ -70,7 +70,7 @@ export interface IncorrectCFragReport {
   evidence: ReencryptionEvidence;
   /** the Merkle proof of the cfrag's statement in the node's answer (src/chain/merkle.ts) */
   proof: Uint8Array[];
-  /** the node's binding signature of the answer's Merkle root */
+  /** the node's binding signature of the Merkle root the proof leads to */
   nodeSignature: Uint8Array;
   /** the evaluateCFrag transaction, when submitted */
   submission?: { hash: string; gasUsed: bigint; correct: boolean; penalty: bigint } | { error: string };
@@ -233,7 +233,7 @@ export class Recipient {
         return { cause: error, evidence, simple: evidence.cfrag };
       }
     });
-    const leaves = this.checkBinding(policy, node, capsules, cfrags, response.bindingSignature);
+    const leaves = this.checkBinding(policy, node, capsules, cfrags, response.bindingSignatures);
     const verified: VerifiedCapsuleFrag[] = [];
     for (const [i, entry] of cfrags.entries()) {
       let failure: PreError;
@@ -254,7 +254,7 @@ export class Recipient {
         "evidence" in entry
           ? entry.evidence
           : this.evidence(policy, node, capsules[i], entry.simple, failure),
-        leaves && { proof: merkleProof(leaves, i), nodeSignature: response.bindingSignature },
+        leaves && this.bindingOf(leaves, i, response.bindingSignatures),
         incorrect,
         failure,
       );
@@ -264,14 +264,14 @@ export class Recipient {
 
   /**
    * When the chain is configured: the leaves of the answer's statements, after checking that the
-   * node's operator signed their root (else the answer is refused: its cfrags bind no one).
+   * node's operator signed each of their roots (else the answer is refused: its cfrags bind no one).
    */
   private checkBinding(
     policy: ReceivedPolicy,
     node: NodeInfo,
     capsules: Capsule[],
     cfrags: { simple: Uint8Array }[],
-    bindingSignature: Uint8Array,
+    bindingSignatures: Uint8Array[],
   ): Uint8Array[] | undefined {
     const chain = this.o.chain;
     if (!chain) return undefined;
@@ -284,16 +284,29 @@ export class Recipient {
         receivingKey: this.publicKey.toCompressedBytes(),
       }),
     );
-    const signer = recoverBatchSigner(
-      chain.chainId,
-      chain.adjudicatorAddress,
-      merkleRoot(leaves),
-      bindingSignature,
-    );
-    if (signer !== getAddress(node.operator)) {
-      throw new NodeCallError(node, "BAD_BINDING", "the binding signature does not cover these cfrags");
+    const roots = bindingRoots(leaves);
+    const operator = getAddress(node.operator);
+    if (
+      bindingSignatures.length !== roots.length ||
+      roots.some(
+        (root, i) =>
+          recoverBatchSigner(chain.chainId, chain.adjudicatorAddress, root, bindingSignatures[i]) !==
+          operator,
+      )
+    ) {
+      throw new NodeCallError(node, "BAD_BINDING", "the binding signatures do not cover these cfrags");
     }
     return leaves;
+  }
+
+  /** The proof of cfrag `index` and the binding signature of the root it leads to. */
+  private bindingOf(
+    leaves: Uint8Array[],
+    index: number,
+    bindingSignatures: Uint8Array[],
+  ): { proof: Uint8Array[]; nodeSignature: Uint8Array } {
+    const { root, proof } = bindingProof(leaves, index);
+    return { proof, nodeSignature: bindingSignatures[root] };
   }
 
   /** The evidence of a cfrag that failed verification; the node's failure if it cannot be built. */

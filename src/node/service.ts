@@ -3,7 +3,7 @@
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
 import { batchDigestUnder } from "../chain/adjudicator";
-import { merkleRoot } from "../chain/merkle";
+import { bindingRoots } from "../chain/merkle";
 import { decode, encode } from "../protocol/codec";
 import {
   AccessLog,
@@ -206,9 +206,9 @@ export class NodeService {
         requestHash,
         accessLogEntryHash: entryHash,
         cfrags: result.cfrags,
-        // one binding signature for the whole answer: over the Merkle root of its statements
-        bindingSignature: this.d.operator.signDigest(
-          batchDigestUnder(result.domainSeparator, merkleRoot(result.leaves)),
+        // one binding signature per run of 8 statements, over their Merkle root
+        bindingSignatures: bindingRoots(result.leaves).map((root) =>
+          this.d.operator.signDigest(batchDigestUnder(result.domainSeparator, root)),
         ),
       });
       return encode(ReencryptionResponse, response);

@@ -6,7 +6,7 @@ import { getAddress, getBytes } from "ethers";
 import { randomBytes } from "node:crypto";
 import { encrypt, PublicKey, type Signer, type VerifiedKeyFrag } from "../pre";
 import { reencryptionLeaf, recoverBatchSigner } from "../chain/adjudicator";
-import { merkleRoot } from "../chain/merkle";
+import { bindingRoots, STATEMENTS_PER_ROOT } from "../chain/merkle";
 import { decode } from "./codec";
 import { BadSignatureError, InvalidFieldError } from "./errors";
 import {
@@ -119,9 +119,9 @@ export function buildAccessLogRequest(input: {
 
 /**
  * Checks a node's answer to `request`: signed by the node's operator, for this request, one
- * cfrag per capsule, and a binding signature by the operator over the Merkle root of the cfrags'
- * statements that the Adjudicator accepts (leaves, root and signer recomputed here exactly as
- * the contract computes them).
+ * cfrag per capsule, and one binding signature by the operator per run of 8 cfrags, over the
+ * Merkle root of their statements, that the Adjudicator accepts (leaves, roots and signers
+ * recomputed here exactly as the contract computes them).
  */
 export function checkReencryptionResponse(
   response: ReencryptionResponse,
@@ -150,18 +150,23 @@ export function checkReencryptionResponse(
       receivingKey: request.recipientVerifyingKey,
     }),
   );
-  const signer = recoverBatchSigner(
-    node.chainId,
-    node.adjudicator,
-    merkleRoot(leaves),
-    response.bindingSignature,
-  );
-  if (signer !== getAddress(node.operator)) {
-    throw new BadSignatureError(
+  const roots = bindingRoots(leaves);
+  if (response.bindingSignatures.length !== roots.length) {
+    throw new InvalidFieldError(
       "ReencryptionResponse",
-      "the binding signature is not by the node's operator",
+      "bindingSignatures",
+      `one binding signature per ${STATEMENTS_PER_ROOT} cfrags expected`,
     );
   }
+  roots.forEach((root, i) => {
+    const signer = recoverBatchSigner(node.chainId, node.adjudicator, root, response.bindingSignatures[i]);
+    if (signer !== getAddress(node.operator)) {
+      throw new BadSignatureError(
+        "ReencryptionResponse",
+        `binding signature ${i} is not by the node's operator`,
+      );
+    }
+  });
 }
 
 /**

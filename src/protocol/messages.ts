@@ -8,8 +8,8 @@
  * | 2   | 1     | PolicyShare          | the policy owner's Umbral signer (64 B)      |
  * | 3   | 1     | ShareReceipt         | operator                                     |
  * | 4   | 1     | ReencryptionRequest  | the policy recipient's Umbral signer         |
- * | 5   | 2     | ReencryptionResponse | operator (and one binding signature of all   |
- * |     |       |                      | its cfrags, EIP-712 for the Adjudicator)     |
+ * | 5   | 2     | ReencryptionResponse | operator (and one binding signature per 8    |
+ * |     |       |                      | cfrags, EIP-712 for the Adjudicator)         |
  * | 6   | 1     | RevocationOrder      | owner (Umbral)                               |
  * | 7   | 1     | RevocationAck        | operator                                     |
  * | 8   | 1     | AccessLogEntry       | operator                                     |
@@ -21,6 +21,7 @@
  * Nodes are named by their staker address (the on-chain identity); messages addressed to a
  * node carry it, so a message for one node is refused by every other.
  */
+import { STATEMENTS_PER_ROOT } from "../chain/merkle";
 import { address, defineMessage, fixedBytes, list, text, u64, u8, varBytes } from "./codec";
 
 export const POLICY_ID_BYTES = 16;
@@ -191,11 +192,12 @@ export const ReencryptionRequest = defineMessage<ReencryptionRequest>({
 });
 
 /**
- * The cfrags (CapsuleFrag.toBytes(), in request order), the operator's one EIP-712 signature the
- * Adjudicator accepts as binding for all of them (`ReencryptionBatch(root)`, root: the Merkle
- * root of the cfrags' `Reencryption` statements in this order; see src/chain/adjudicator.ts and
- * src/chain/merkle.ts), the hash of the request they answer and of the access-log entry that
- * records them. Major version 2: version 1 carried one binding signature per cfrag.
+ * The cfrags (CapsuleFrag.toBytes(), in request order), the operator's EIP-712 signatures the
+ * Adjudicator accepts as binding for them (`ReencryptionBatch(root)`, one per run of 8 cfrags,
+ * root: the Merkle root of those cfrags' `Reencryption` statements in order; see
+ * src/chain/adjudicator.ts and src/chain/merkle.ts `bindingRoots`), the hash of the request they
+ * answer and of the access-log entry that records them. Major version 2: version 1 carried one
+ * binding signature per cfrag.
  */
 export interface ReencryptionResponse {
   policyId: Uint8Array;
@@ -203,7 +205,7 @@ export interface ReencryptionResponse {
   requestHash: Uint8Array;
   accessLogEntryHash: Uint8Array;
   cfrags: Uint8Array[];
-  bindingSignature: Uint8Array;
+  bindingSignatures: Uint8Array[];
   signature: Uint8Array;
 }
 
@@ -218,7 +220,7 @@ export const ReencryptionResponse = defineMessage<ReencryptionResponse>({
     requestHash: hash32(),
     accessLogEntryHash: hash32(),
     cfrags: list(varBytes(512), MAX_CAPSULES_PER_REQUEST),
-    bindingSignature: operatorSignature(),
+    bindingSignatures: list(operatorSignature(), Math.ceil(MAX_CAPSULES_PER_REQUEST / STATEMENTS_PER_ROOT)),
     signature: operatorSignature(),
   },
   signature: "signature",

@@ -1,7 +1,13 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { concat, getBytes, hexlify, keccak256, randomBytes } from "ethers";
-import { merkleProof, merkleRoot } from "../../src/chain/merkle";
+import {
+  bindingProof,
+  bindingRoots,
+  merkleProof,
+  merkleRoot,
+  STATEMENTS_PER_ROOT,
+} from "../../src/chain/merkle";
 import { MerkleProofHarness__factory } from "../../typechain-types";
 
 /**
@@ -66,6 +72,27 @@ describe("Merkle tree of an answer's statements (src/chain/merkle.ts)", () => {
     const [a, b, c] = randomLeaves(3);
     expect(hexlify(merkleRoot([a, b, c]))).to.not.equal(hexlify(merkleRoot([a, b, c, c])));
     expect(merkleProof([a, b, c], 2).map((s) => hexlify(s))).to.deep.equal([hexlify(merkleRoot([a, b]))]);
+  });
+
+  it("binds an answer with one root per run of 8 leaves, proofs of at most 3 hashes that OpenZeppelin folds to their root", async () => {
+    expect(STATEMENTS_PER_ROOT).to.equal(8);
+    const [deployer] = await ethers.getSigners();
+    const harness = await new MerkleProofHarness__factory(deployer).deploy();
+    for (const n of [1, 7, 8, 9, 16, 17, 64]) {
+      const leaves = randomLeaves(n);
+      const roots = bindingRoots(leaves);
+      expect(roots, `roots of ${n}`).to.have.length(Math.ceil(n / 8));
+      expect(roots.map((r) => hexlify(r))).to.deep.equal(
+        roots.map((_, j) => referenceRoot(leaves.slice(8 * j, 8 * j + 8).map((leaf) => hexlify(leaf)))),
+      );
+      for (let i = 0; i < n; i++) {
+        const { root, proof } = bindingProof(leaves, i);
+        expect(root, `root of leaf ${i} of ${n}`).to.equal(Math.floor(i / 8));
+        expect(proof.length).to.be.at.most(3);
+        expect(await harness.processProof(proof, leaves[i])).to.equal(hexlify(roots[root]));
+      }
+    }
+    expect(() => bindingProof(randomLeaves(9), 9)).to.throw(RangeError);
   });
 
   it("refuses no leaves, leaves that are not 32 bytes and indices out of range", () => {

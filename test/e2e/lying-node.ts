@@ -5,7 +5,7 @@
  * e2e tests and the demo.
  */
 import { batchDigest, reencryptionLeaf } from "../../src/chain/adjudicator";
-import { merkleRoot } from "../../src/chain/merkle";
+import { bindingRoots } from "../../src/chain/merkle";
 import { Capsule, CapsuleFrag, decryptOriginal, KeyFrag, SecretKey } from "../../src/pre";
 import { decode, encode } from "../../src/protocol/codec";
 import { PolicyShare, ReencryptionRequest, ReencryptionResponse } from "../../src/protocol/messages";
@@ -35,7 +35,7 @@ async function tamper(
     answer: ReencryptionResponse,
     request: ReencryptionRequest,
     operator: OperatorKey,
-  ) => Pick<ReencryptionResponse, "cfrags" | "bindingSignature">,
+  ) => Pick<ReencryptionResponse, "cfrags" | "bindingSignatures">,
 ): Promise<() => void> {
   const operator = new OperatorKey(await readKeystore(nodeFiles(dataDir).operatorKeystore, passphrase));
   const service = running.service;
@@ -70,10 +70,11 @@ export async function makeLiar(
         receivingKey: share.recipientVerifyingKey,
       }),
     );
-    const root = merkleRoot(leaves);
     return {
       cfrags,
-      bindingSignature: operator.signDigest(batchDigest(chain.chainId, chain.adjudicator, root)),
+      bindingSignatures: bindingRoots(leaves).map((root) =>
+        operator.signDigest(batchDigest(chain.chainId, chain.adjudicator, root)),
+      ),
     };
   });
 }
@@ -90,7 +91,7 @@ export async function makeSwapper(
   return tamper(running, dataDir, passphrase, (answer) => {
     const cfrags = [...answer.cfrags];
     [cfrags[0], cfrags[1]] = [cfrags[1], cfrags[0]];
-    return { cfrags, bindingSignature: answer.bindingSignature };
+    return { cfrags, bindingSignatures: answer.bindingSignatures };
   });
 }
 

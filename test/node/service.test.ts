@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { hexlify, keccak256 } from "ethers";
 import hre from "hardhat";
 import { evaluateArguments, reencryptionLeaf } from "../../src/chain/adjudicator";
-import { merkleProof } from "../../src/chain/merkle";
+import { bindingProof } from "../../src/chain/merkle";
 import { Capsule, CapsuleFrag, decryptReencrypted, encrypt, SecretKey, Signer } from "../../src/pre";
 import { buildEvidence } from "../../src/pre/evidence";
 import {
@@ -302,10 +302,11 @@ describe("node service over HTTPS", function () {
       }
     });
 
-    it("signs the answer once, so the Adjudicator takes each cfrag with its proof as binding (and judges it correct)", async () => {
+    it("signs each run of 8 cfrags once, so the Adjudicator takes each cfrag with its proof as binding (and judges it correct)", async () => {
       const grant = await storedGrant();
-      const caps = capsules(grant, 5).map(([c]) => c);
+      const caps = capsules(grant, 11).map(([c]) => c);
       const { response } = await reencrypt(grant, caps);
+      expect(response.bindingSignatures).to.have.length(2);
       const evidence = response.cfrags.map((cfrag, i) =>
         buildEvidence({
           capsule: caps[i],
@@ -325,14 +326,33 @@ describe("node service over HTTPS", function () {
         }),
       );
       const adjudicator = Adjudicator__factory.connect(running.chain.adjudicator, net.signers[5]);
-      for (const [i, e] of evidence.entries()) {
-        const args = evaluateArguments(e, merkleProof(leaves, i), response.bindingSignature);
-        expect(await adjudicator.evaluateCFrag.staticCall(...args), `cfrag ${i}`).to.equal(true);
-      }
-      const args = evaluateArguments(evidence[3], merkleProof(leaves, 3), response.bindingSignature);
-      await expect(adjudicator.evaluateCFrag(...args))
+      const argsOf = (i: number) => {
+        const { root, proof } = bindingProof(leaves, i);
+        expect(proof.length, `cfrag ${i}`).to.be.at.most(3);
+        return evaluateArguments(evidence[i], proof, response.bindingSignatures[root]);
+      };
+      // a proof into the first root with the second root's signature recovers someone else (the
+      // cfrag is correct, so that someone is not slashed: the verdict names who signed)
+      const crossed = evaluateArguments(
+        evidence[9],
+        bindingProof(leaves, 1).proof,
+        response.bindingSignatures[1],
+      );
+      await expect(adjudicator.evaluateCFrag(...crossed))
         .to.emit(adjudicator, "CFragEvaluated")
-        .withArgs(hexlify(leaves[3]), testNode.operator, net.signers[5].address, true, 0);
+        .withArgs(
+          hexlify(leaves[9]),
+          (operator: string) => operator !== testNode.operator,
+          net.signers[5].address,
+          true,
+          0,
+        );
+      for (const i of evidence.keys()) {
+        if (i === 9) continue;
+        await expect(adjudicator.evaluateCFrag(...argsOf(i)), `cfrag ${i}`)
+          .to.emit(adjudicator, "CFragEvaluated")
+          .withArgs(hexlify(leaves[i]), testNode.operator, net.signers[5].address, true, 0);
+      }
     });
 
     it("refuses an unsigned request", async () => {

@@ -118,7 +118,7 @@ function examples() {
         requestHash: bytes(32),
         accessLogEntryHash: bytes(32, 1),
         cfrags: [bytes(381)],
-        bindingSignature: bytes(65),
+        bindingSignatures: [bytes(65)],
       }),
     },
     {
@@ -219,18 +219,18 @@ describe("protocol messages", () => {
     });
   }
 
-  it("carries one binding signature per ReencryptionResponse, as major version 2; refuses version 1", () => {
+  it("carries one binding signature per 8 cfrags of a ReencryptionResponse, as major version 2; refuses version 1", () => {
     const response = operator.sign(ReencryptionResponse, {
       policyId: bytes(16),
       node,
       requestHash: bytes(32),
       accessLogEntryHash: bytes(32, 1),
       cfrags: [bytes(381, 2), bytes(381, 3), bytes(381, 4)],
-      bindingSignature: bytes(65, 5),
+      bindingSignatures: [bytes(65, 5)],
     });
     const wire = encode(ReencryptionResponse, response);
     expect(wire[2]).to.equal(2);
-    expect(decode(ReencryptionResponse, wire).bindingSignature).to.deep.equal(bytes(65, 5));
+    expect(decode(ReencryptionResponse, wire).bindingSignatures).to.deep.equal([bytes(65, 5)]);
     // a version-1 answer (one signature per cfrag) is not read as this layout
     const v1 = Uint8Array.from(wire);
     v1[2] = 1;
