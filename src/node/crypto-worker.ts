@@ -1,13 +1,13 @@
 /**
  * A crypto worker thread (see pool.ts): opens policy shares (decrypts the kfrag with the
  * node's encrypting key and verifies it) and re-encrypts capsules, returning with each cfrag its
- * statement's Merkle leaf; the service signs the root of a request's leaves once, with the
- * operator key (the Adjudicator's EIP-712 binding signature). Verified kfrags are cached per
- * policy so a request costs only the re-encryptions.
+ * statement's Merkle leaf; the service signs the roots of a request's leaves with the operator
+ * key (the Adjudicator's EIP-712 binding signatures), which the workers never hold. Verified
+ * kfrags are cached per policy so a request costs only the re-encryptions.
  */
 import { createHash } from "node:crypto";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { adjudicatorDomainSeparator, leafOfHashes, statementKeysHash } from "../chain/adjudicator";
+import { leafOfHashes, statementKeysHash } from "../chain/adjudicator";
 import {
   availableBackends,
   Capsule,
@@ -24,9 +24,6 @@ import type { TaskOutcome } from "./pool";
 
 export interface CryptoWorkerData {
   encryptingSecret: Uint8Array;
-  operatorSecret: Uint8Array;
-  chainId: bigint;
-  adjudicator: string;
 }
 
 /** What a task needs of a policy share: the encrypted kfrag and the keys it is verified against. */
@@ -51,8 +48,6 @@ export type CryptoTaskResult =
       /** per cfrag, its statement's Merkle leaf (the EIP-712 struct hash of `Reencryption`) */
       leaves: Uint8Array[];
       capsuleHashes: Uint8Array[];
-      /** the Adjudicator's EIP-712 domain separator, under which the service signs the root */
-      domainSeparator: Uint8Array;
     };
 
 class TaskError extends Error {
@@ -68,7 +63,6 @@ export function createCryptoHandler(data: CryptoWorkerData) {
   if (availableBackends().includes("native")) setBackend("native");
   const secret = SecretKey.fromBEBytes(data.encryptingSecret);
   const kfrags = new Map<string, VerifiedKeyFrag>();
-  const domainSeparator = adjudicatorDomainSeparator(data.chainId, data.adjudicator);
 
   const open = (keys: ShareKeys): VerifiedKeyFrag => {
     // the kfrag is verified against the share's keys, so they are part of what the cache vouches
@@ -141,7 +135,7 @@ export function createCryptoHandler(data: CryptoWorkerData) {
           leaves.push(leafOfHashes(capsuleHash, keccak(cfrag.toBytesSimple()), keysHash));
           capsuleHashes.push(capsuleHash);
         });
-        return { kind: "reencrypt", cfrags, leaves, capsuleHashes, domainSeparator };
+        return { kind: "reencrypt", cfrags, leaves, capsuleHashes };
       }
     }
   };

@@ -83,10 +83,7 @@ export async function startNode(
     throw error;
   }
 
-  const pool = new CryptoPool(
-    { encryptingSecret, operatorSecret, chainId: chain.chainId, adjudicator: chain.adjudicator },
-    config.workers,
-  );
+  const pool = new CryptoPool({ encryptingSecret }, config.workers);
   const service = new NodeService({
     config,
     storage,
@@ -95,6 +92,7 @@ export async function startNode(
     operator,
     staker,
     chainId: chain.chainId,
+    adjudicator: chain.adjudicator,
     policyManager: chain.policyManager,
     keyLeakChallenge: chain.keyLeakChallenge,
     encryptingKey,

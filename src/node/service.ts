@@ -2,7 +2,7 @@
  * The node's request handlers: protocol messages in, signed protocol messages out. Every
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
-import { batchDigestUnder } from "../chain/adjudicator";
+import { adjudicatorDomainSeparator, batchDigestUnder } from "../chain/adjudicator";
 import { bindingRoots } from "../chain/merkle";
 import { decode, encode } from "../protocol/codec";
 import {
@@ -40,6 +40,8 @@ export interface ServiceDeps {
   operator: OperatorKey;
   staker: string;
   chainId: bigint;
+  /** the Adjudicator: the EIP-712 domain of the binding signatures */
+  adjudicator: string;
   policyManager: string;
   keyLeakChallenge: string;
   encryptingKey: Uint8Array;
@@ -59,7 +61,14 @@ export class NodeService {
   /** nonces of requests being served right now, so a replay racing its original is refused early */
   private inFlight = new Set<string>();
 
-  constructor(private readonly d: ServiceDeps) {}
+  /** the Adjudicator's EIP-712 domain separator, under which binding signatures are made */
+  private readonly bindingDomain: Uint8Array;
+  /** the decoded keys of the shares the storage holds in memory, decoded once per share */
+  private readonly shareKeys = new WeakMap<StoredShare, ShareKeys>();
+
+  constructor(private readonly d: ServiceDeps) {
+    this.bindingDomain = adjudicatorDomainSeparator(d.chainId, d.adjudicator);
+  }
 
   /** The signed metadata, re-signed at most once a minute. */
   metadata(): Uint8Array {
@@ -166,18 +175,15 @@ export class NodeService {
     try {
       const policy = await this.activePolicy(request.policyId, { fresh: false });
       const voucher = this.checkVoucher(request, policy);
-      const result = await this.reencryptOnWorkers(
-        shareKeys(decode(PolicyShare, stored.share)),
-        request.capsules,
-      );
-      // the policy may have been revoked while the worker ran
-      if (this.d.storage.getTombstone(request.policyId)) throw this.revoked();
+      const result = await this.reencryptOnWorkers(this.shareKeysOf(stored), request.capsules);
       // the hash of the request's bytes as received (its full encoding, which the recipient
       // hashes too): messageHash without encoding the request again
       const requestHash = keccak(body);
       let entryHash: Uint8Array = ZERO_HASH;
       const served = { capsules: request.capsules.length, voucher };
-      const fresh = this.d.storage.recordServed(
+      // committed with the other answers of this turn; refused if the policy was revoked (or the
+      // nonce used) while the workers ran
+      const outcome = await this.d.storage.commitServed(
         nonceKey,
         this.nonceExpiry(),
         request.policyId,
@@ -198,7 +204,8 @@ export class NodeService {
           return { entry: bytes, hash: entryHash, sequence: entry.sequence };
         },
       );
-      if (!fresh) throw this.replayed();
+      if (outcome === "revoked") throw this.revoked();
+      if (outcome === "replayed") throw this.replayed();
       this.d.metrics.reencryptions.inc({}, request.capsules.length);
       const response = this.d.operator.sign(ReencryptionResponse, {
         policyId: request.policyId,
@@ -208,7 +215,7 @@ export class NodeService {
         cfrags: result.cfrags,
         // one binding signature per run of 8 statements, over their Merkle root
         bindingSignatures: bindingRoots(result.leaves).map((root) =>
-          this.d.operator.signDigest(batchDigestUnder(result.domainSeparator, root)),
+          this.d.operator.signDigest(batchDigestUnder(this.bindingDomain, root)),
         ),
       });
       return encode(ReencryptionResponse, response);
@@ -297,6 +304,15 @@ export class NodeService {
     return refuse.gone("POLICY_REVOKED", "this policy was revoked");
   }
 
+  private shareKeysOf(stored: StoredShare): ShareKeys {
+    let keys = this.shareKeys.get(stored);
+    if (!keys) {
+      keys = shareKeys(decode(PolicyShare, stored.share));
+      this.shareKeys.set(stored, keys);
+    }
+    return keys;
+  }
+
   private shareOf(policyId: Uint8Array): StoredShare {
     if (this.d.storage.getTombstone(policyId)) throw this.revoked();
     const stored = this.d.storage.getShare(policyId);
@@ -322,14 +338,12 @@ export class NodeService {
       cfrags: [] as Uint8Array[],
       leaves: [] as Uint8Array[],
       capsuleHashes: [] as Uint8Array[],
-      domainSeparator: new Uint8Array() as Uint8Array,
     };
     for (const answer of await Promise.all(tasks)) {
       if (answer.kind !== "reencrypt") throw new Error("worker answered another task");
       result.cfrags.push(...answer.cfrags);
       result.leaves.push(...answer.leaves);
       result.capsuleHashes.push(...answer.capsuleHashes);
-      result.domainSeparator = answer.domainSeparator; // the pool's: the same for every worker
     }
     if (result.cfrags.length !== capsules.length) throw new Error("worker answered another task");
     return result;

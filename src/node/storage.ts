@@ -235,11 +235,11 @@ export class NodeStorage {
   }
 
   /**
-   * Records a fresh request nonce and the access-log entry it produced, atomically. Returns
-   * false (and writes nothing) if the nonce was seen before. `makeEntry` receives the log
-   * head (undefined for an empty log) and returns the encoded entry and its hash.
+   * Records a fresh request nonce and the access-log entry it produced. Returns false (and
+   * writes nothing) if the nonce was seen before. `makeEntry` receives the log head (undefined
+   * for an empty log) and returns the encoded entry and its hash.
    */
-  recordServed(
+  private recordServed(
     nonceKey: Uint8Array,
     nonceExpiresAt: number,
     policyId: Uint8Array,
@@ -273,7 +273,7 @@ export class NodeStorage {
   }
 
   /**
-   * Records a served request as `recordServed` does, in a transaction shared with the other
+   * Records a served request (its nonce, access-log entry and count), in a transaction shared with the other
    * writes queued in the same turn of the event loop (group commit: a commit costs ~60 µs of
    * the ~85 µs such a write takes alone, measured). Each write runs in its own savepoint, so
    * one that throws fails alone; a failed commit fails them all. Resolves once committed:

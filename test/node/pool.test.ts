@@ -19,12 +19,7 @@ function fixture() {
     delegatingKey: owner.publicKey().toCompressedBytes(),
     recipientVerifyingKey: recipient.publicKey().toCompressedBytes(),
   };
-  const data = {
-    encryptingSecret: nodeSk.toBEBytes(),
-    operatorSecret: randomBytes(32),
-    chainId: 31337n,
-    adjudicator: "0x" + "11".repeat(20),
-  };
+  const data = { encryptingSecret: nodeSk.toBEBytes() };
   return { data, keys, owner, signer, recipient, kfragId: kfrag.kfrag.id };
 }
 

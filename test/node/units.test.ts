@@ -224,14 +224,21 @@ describe("node building blocks", () => {
         fs.rmSync(copy);
       }
     };
-    const serve = (storage: NodeStorage, count: number) => {
+    /** `count` served requests, each committed on its own */
+    const serve = async (storage: NodeStorage, count: number) => {
       const policyId = new Uint8Array(16).fill(7);
       for (let i = 0; i < count; i++) {
-        storage.recordServed(randomBytes(32), Date.now() + 60_000, policyId, { capsules: 1 }, (head) => ({
-          entry: randomBytes(200),
-          hash: randomBytes(32),
-          sequence: head ? head.sequence + 1n : 0n,
-        }));
+        await storage.commitServed(
+          randomBytes(32),
+          Date.now() + 60_000,
+          policyId,
+          { capsules: 1 },
+          (head) => ({
+            entry: randomBytes(200),
+            hash: randomBytes(32),
+            sequence: head ? head.sequence + 1n : 0n,
+          }),
+        );
       }
     };
 
@@ -239,8 +246,8 @@ describe("node building blocks", () => {
       const background = new NodeStorage(path.join(dir, "background"), { checkpointIntervalMs: 20 });
       const inline = new NodeStorage(path.join(dir, "inline"));
       try {
-        serve(background, 40);
-        serve(inline, 40);
+        await serve(background, 40);
+        await serve(inline, 40);
         await eventually(() => rowsInDatabaseFile(background) === 40, 10_000);
         // SQLite's own automatic checkpoint (1000 log pages) has not run for the other one
         expect(rowsInDatabaseFile(inline)).to.equal(0);
@@ -291,7 +298,7 @@ describe("node building blocks", () => {
     it("closes with a last checkpoint and reopens with everything written", async () => {
       const data = path.join(dir, "closing");
       const storage = new NodeStorage(data, { checkpointIntervalMs: 60_000 });
-      serve(storage, 25);
+      await serve(storage, 25);
       await storage.close();
       expect(fs.existsSync(`${storage.file}-wal`)).to.equal(false);
       const reopened = new NodeStorage(data, { checkpointIntervalMs: 60_000 });
