@@ -94,7 +94,7 @@ contract Adjudicator is EIP712 {
     /// the signature recovers another address: an unknown operator for an incorrect cfrag.
     /// @param evidence capsule ‖ cfrag ‖ keys ‖ precomputed values (docs/evidence.md)
     /// @param proof the sibling hashes from the statement's leaf up to the signed root (sorted-pair
-    /// keccak256, OpenZeppelin's MerkleProof); empty when the answer held one cfrag
+    /// keccak256, OpenZeppelin's MerkleProof); empty when the run held one cfrag
     /// @param nodeSignature the operator's 65-byte signature over `batchDigest(root)`
     /// @return correct whether the cfrag was correct
     function evaluateCFrag(
@@ -137,7 +137,7 @@ contract Adjudicator is EIP712 {
         }
     }
 
-    /// @notice The EIP-712 digest the node signs for an answer whose statements have this Merkle root.
+    /// @notice The EIP-712 digest the node signs for a run of statements with this Merkle root.
     function batchDigest(bytes32 root) public view returns (bytes32) {
         bytes32 typeHash = REENCRYPTION_BATCH_TYPEHASH;
         bytes32 structHash;

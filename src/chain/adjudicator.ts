@@ -57,7 +57,7 @@ export const REENCRYPTION_TYPES: Record<string, TypedDataField[]> = {
   ],
 };
 
-/** The EIP-712 type the node signs: the Merkle root of the statements of one answer. */
+/** The EIP-712 type the node signs: the Merkle root of a run of statements (up to 8, one answer's). */
 export const REENCRYPTION_BATCH_TYPES: Record<string, TypedDataField[]> = {
   ReencryptionBatch: [{ name: "root", type: "bytes32" }],
 };
@@ -114,9 +114,19 @@ export function adjudicatorDomain(chainId: bigint | number, adjudicator: string)
   };
 }
 
+const domainSeparators = new Map<string, Uint8Array>();
+
 /** The EIP-712 domain separator of the Adjudicator at `adjudicator` on chain `chainId`. */
 export function adjudicatorDomainSeparator(chainId: bigint | number, adjudicator: string): Uint8Array {
-  return getBytes(TypedDataEncoder.hashDomain(adjudicatorDomain(chainId, adjudicator)));
+  // remembered: a client checks one signature per 8 cfrags of every answer against the same domain
+  const key = `${chainId}:${adjudicator}`;
+  let separator = domainSeparators.get(key);
+  if (!separator) {
+    separator = getBytes(TypedDataEncoder.hashDomain(adjudicatorDomain(chainId, adjudicator)));
+    if (domainSeparators.size > 64) domainSeparators.clear();
+    domainSeparators.set(key, separator);
+  }
+  return separator;
 }
 
 /**
@@ -158,7 +168,7 @@ export function batchDigestUnder(domainSeparator: Uint8Array, root: Uint8Array):
   return keccak(Buffer.concat([Uint8Array.of(0x19, 0x01), domainSeparator, structHash]));
 }
 
-/** The EIP-712 digest the operator key signs for an answer whose leaves have this root (`Adjudicator.batchDigest`). */
+/** The EIP-712 digest the operator key signs for a run of leaves with this root (`Adjudicator.batchDigest`). */
 export function batchDigest(chainId: bigint | number, adjudicator: string, root: BytesLike): Uint8Array {
   return batchDigestUnder(adjudicatorDomainSeparator(chainId, adjudicator), getBytes(root));
 }
@@ -173,7 +183,7 @@ export interface TypedDataSigner {
 }
 
 /**
- * Signs the root of an answer's statements with the node's operator key, as EIP-712 typed data:
+ * Signs the root of a run of statements with the node's operator key, as EIP-712 typed data:
  * the 65-byte signature (r ‖ s ‖ v) as hex. (The node itself signs `batchDigest` with its
  * OperatorKey; both make the same signature.)
  */
