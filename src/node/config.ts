@@ -45,6 +45,12 @@ export interface NodeConfig {
   };
   /** worker threads for cryptography (default: one per CPU core) */
   workers: number;
+  /**
+   * the crypto workers' nice value (0–19, their threads only): the event loop, which receives,
+   * checks and answers requests, gets the cores first, so a burst of re-encryptions does not
+   * hold every other request behind it; the workers still use all the CPU time left
+   */
+  workerNice: number;
   logLevel: LogLevel;
 }
 
@@ -92,6 +98,7 @@ export function defaultConfig(overrides: {
       gcIntervalMs: 600_000,
     },
     workers: 0,
+    workerNice: 10,
     logLevel: "info",
   };
 }
@@ -113,6 +120,9 @@ export function loadConfig(file: string): NodeConfig {
   if (!config.chain.rpcUrl) throw new ConfigError("config.chain.rpcUrl is required");
   if (config.chain.staker !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(config.chain.staker)) {
     throw new ConfigError("config.chain.staker must be an address");
+  }
+  if (!Number.isInteger(config.workerNice) || config.workerNice < 0 || config.workerNice > 19) {
+    throw new ConfigError("config.workerNice must be an integer from 0 to 19");
   }
   if (!config.publicUrl.startsWith("https://"))
     throw new ConfigError("config.publicUrl must be an https:// URL");

@@ -6,6 +6,7 @@
  * kfrags are cached per policy so a request costs only the re-encryptions.
  */
 import { createHash } from "node:crypto";
+import os from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { leafOfHashes, statementKeysHash } from "../chain/adjudicator";
 import {
@@ -24,6 +25,8 @@ import type { TaskOutcome } from "./pool";
 
 export interface CryptoWorkerData {
   encryptingSecret: Uint8Array;
+  /** the worker threads' nice value (NodeConfig.workerNice) */
+  nice: number;
 }
 
 /** What a task needs of a policy share: the encrypted kfrag and the keys it is verified against. */
@@ -142,6 +145,12 @@ export function createCryptoHandler(data: CryptoWorkerData) {
 }
 
 if (!isMainThread && parentPort) {
+  try {
+    // this thread only (Linux): see NodeConfig.workerNice
+    os.setPriority(0, (workerData as CryptoWorkerData).nice);
+  } catch {
+    // not permitted here: the worker runs at the process's priority
+  }
   const port = parentPort;
   const handle = createCryptoHandler(workerData as CryptoWorkerData);
   // a batch of tasks (answered with one outcome per task, in order), or a bare "forget"

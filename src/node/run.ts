@@ -83,7 +83,7 @@ export async function startNode(
     throw error;
   }
 
-  const pool = new CryptoPool({ encryptingSecret }, config.workers);
+  const pool = new CryptoPool({ encryptingSecret, nice: config.workerNice }, config.workers);
   const service = new NodeService({
     config,
     storage,

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import * as pre from "../../src/pre";
 import type { CryptoTask } from "../../src/node/crypto-worker";
 import { CryptoPool, WorkerCrashedError, WorkerTaskError } from "../../src/node/pool";
@@ -19,7 +20,7 @@ function fixture() {
     delegatingKey: owner.publicKey().toCompressedBytes(),
     recipientVerifyingKey: recipient.publicKey().toCompressedBytes(),
   };
-  const data = { encryptingSecret: nodeSk.toBEBytes() };
+  const data = { encryptingSecret: nodeSk.toBEBytes(), nice: 0 };
   return { data, keys, owner, signer, recipient, kfragId: kfrag.kfrag.id };
 }
 
@@ -53,6 +54,23 @@ describe("node: crypto worker pool", function () {
         ),
       ).to.throw(pre.PreError);
     });
+  });
+
+  it("runs its workers at the configured nice value, and only them (Linux)", async function () {
+    if (!fs.existsSync("/proc/self/task")) this.skip();
+    const niceOf = (tid: string) =>
+      Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]);
+    const own = niceOf(String(process.pid));
+    const before = new Set(fs.readdirSync("/proc/self/task"));
+    const niced = new CryptoPool({ ...f.data, nice: 7 }, 2);
+    try {
+      await niced.ready();
+      const fresh = fs.readdirSync("/proc/self/task").filter((tid) => !before.has(tid));
+      expect(fresh.filter((tid) => niceOf(tid) === 7)).to.have.length(2);
+      expect(niceOf(String(process.pid))).to.equal(own);
+    } finally {
+      await niced.close();
+    }
   });
 
   it("fails only the bad task of a batch, with its code", async () => {

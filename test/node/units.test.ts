@@ -36,10 +36,13 @@ describe("node building blocks", () => {
       expect(config.limits.maxBodyBytes).to.equal(base().limits.maxBodyBytes);
     });
 
-    it("refuses unknown settings, wrong types and plain-HTTP URLs with a typed error", () => {
+    it("refuses unknown settings, wrong types, out-of-range values and plain-HTTP URLs with a typed error", () => {
       const cases = [
         { ...base(), listen: { ...base().listen, prot: 1 } },
         { ...base(), workers: "two" },
+        { ...base(), workerNice: 20 },
+        { ...base(), workerNice: -1 },
+        { ...base(), workerNice: 2.5 },
         { ...base(), publicUrl: "http://127.0.0.1:9151" },
         { ...base(), chain: { ...base().chain, staker: "0x12" } },
       ];
