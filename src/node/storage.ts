@@ -235,23 +235,29 @@ export class NodeStorage {
   }
 
   /**
-   * Records a fresh request nonce and the access-log entry it produced. Returns false (and
-   * writes nothing) if the nonce was seen before. `makeEntry` receives the log head (undefined
-   * for an empty log) and returns the encoded entry and its hash.
+   * Records a served request: its nonce, the access-log entry `makeEntry` makes from the log
+   * head (undefined for an empty log), and the served count; in a transaction shared with the
+   * other writes queued in the same turn of the event loop (group commit: a commit costs ~60 µs of
+   * the ~85 µs such a write takes alone, measured). Each write runs in its own savepoint, so
+   * one that throws fails alone; a failed commit fails them all. Resolves once committed:
+   * "served" when the entry was written, "replayed" if the nonce was seen before, "revoked" if
+   * the policy has a tombstone by then (checked in the same transaction, so a revocation
+   * acknowledged before the commit is never followed by a served entry).
    */
-  private recordServed(
+  commitServed(
     nonceKey: Uint8Array,
     nonceExpiresAt: number,
     policyId: Uint8Array,
     { capsules, voucher }: { capsules: number; voucher?: { count: bigint; signature: Uint8Array } },
     makeEntry: (head: LogHead | undefined) => { entry: Uint8Array; hash: Uint8Array; sequence: bigint },
-  ): boolean {
-    return this.fast(() => {
+  ): Promise<"served" | "replayed" | "revoked"> {
+    return this.grouped(() => {
+      if (this.getTombstone(policyId)) return "revoked";
       const fresh = this.sql(`INSERT OR IGNORE INTO nonces (nonce_key, expires_at) VALUES (?, ?)`).run(
         nonceKey,
         nonceExpiresAt,
       ).changes;
-      if (fresh === 0) return false;
+      if (fresh === 0) return "replayed";
       const { entry, hash, sequence } = makeEntry(this.logHead(policyId));
       this.sql(`INSERT INTO access_log (policy_id, sequence, entry, hash) VALUES (?, ?, ?, ?)`).run(
         policyId,
@@ -268,29 +274,7 @@ export class NodeStorage {
           `UPDATE served SET voucher_count = ?, voucher_signature = ? WHERE policy_id = ? AND voucher_count < ?`,
         ).run(voucher.count, voucher.signature, policyId, voucher.count);
       }
-      return true;
-    });
-  }
-
-  /**
-   * Records a served request (its nonce, access-log entry and count), in a transaction shared with the other
-   * writes queued in the same turn of the event loop (group commit: a commit costs ~60 µs of
-   * the ~85 µs such a write takes alone, measured). Each write runs in its own savepoint, so
-   * one that throws fails alone; a failed commit fails them all. Resolves once committed:
-   * "served" when the entry was written, "replayed" if the nonce was seen before, "revoked" if
-   * the policy has a tombstone by then (checked in the same transaction, so a revocation
-   * acknowledged before the commit is never followed by a served entry).
-   */
-  commitServed(
-    nonceKey: Uint8Array,
-    nonceExpiresAt: number,
-    policyId: Uint8Array,
-    served: { capsules: number; voucher?: { count: bigint; signature: Uint8Array } },
-    makeEntry: (head: LogHead | undefined) => { entry: Uint8Array; hash: Uint8Array; sequence: bigint },
-  ): Promise<"served" | "replayed" | "revoked"> {
-    return this.grouped(() => {
-      if (this.getTombstone(policyId)) return "revoked";
-      return this.recordServed(nonceKey, nonceExpiresAt, policyId, served, makeEntry) ? "served" : "replayed";
+      return "served";
     });
   }
 
