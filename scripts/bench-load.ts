@@ -18,6 +18,27 @@ export interface LoadResult {
   seconds: number;
   /** CPU time of this process during the run, ms */
   cpuMs: number;
+  /** the node's own count (its latency histogram) of re-encryption answers within 20 ms, and of all, during the run */
+  node: { within20ms: number; total: number };
+}
+
+/** The node's /metrics: its re-encryption answers within 20 ms and in all, from handler start to answer written. */
+async function nodeCounts(spec: LoadRun, agent: https.Agent): Promise<LoadResult["node"]> {
+  const { body } = await requestNode({
+    url: spec.url,
+    tlsFingerprint: spec.fingerprint,
+    method: "GET",
+    path: "/metrics",
+    agent,
+    timeoutMs: 30_000,
+  });
+  const text = Buffer.from(body).toString("utf8");
+  const bucket = (le: string) => {
+    const line = `nkms_request_duration_seconds_bucket{endpoint="/v1/reencrypt",le="${le}"} `;
+    const at = text.indexOf(line);
+    return at < 0 ? 0 : parseInt(text.slice(at + line.length), 10);
+  };
+  return { within20ms: bucket("0.02"), total: bucket("+Inf") };
 }
 
 async function run(spec: LoadRun): Promise<LoadResult> {
@@ -40,6 +61,7 @@ async function run(spec: LoadRun): Promise<LoadResult> {
   const warm = spec.mode === "closed" ? spec.concurrency : spec.warm;
   await Promise.all(spec.bodies.slice(0, warm).map(send));
   const bodies = spec.bodies.slice(warm);
+  const node0 = await nodeCounts(spec, agent);
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   let latencies: number[];
@@ -65,8 +87,14 @@ async function run(spec: LoadRun): Promise<LoadResult> {
   }
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const node1 = await nodeCounts(spec, agent);
   agent.destroy();
-  return { latencies, seconds, cpuMs: (cpu.user + cpu.system) / 1000 };
+  return {
+    latencies,
+    seconds,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    node: { within20ms: node1.within20ms - node0.within20ms, total: node1.total - node0.total },
+  };
 }
 
 if (require.main === module && process.send) {
