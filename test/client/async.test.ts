@@ -5,11 +5,14 @@ import { AbortedError, ClientError, TimeoutError } from "../../src/client/errors
 /** An attempt that stays pending until the test settles it or gather aborts it. */
 function controllable() {
   const started: string[] = [];
+  /** when each attempt started (performance.now()) */
+  const startedAt = new Map<string, number>();
   const aborted: string[] = [];
   const pending = new Map<string, { resolve: (v: string) => void; reject: (e: Error) => void }>();
   const attempt = (name: string, signal: AbortSignal) =>
     new Promise<string>((resolve, reject) => {
       started.push(name);
+      startedAt.set(name, performance.now());
       let settled = false;
       const settle = () => (settled = true);
       pending.set(name, {
@@ -22,7 +25,7 @@ function controllable() {
         reject(new AbortedError(name));
       });
     });
-  return { started, aborted, pending, attempt };
+  return { started, startedAt, aborted, pending, attempt };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -58,11 +61,15 @@ describe("client: gather (parallel, hedged fan-out)", () => {
 
   it("hedges: after the delay without enough answers it asks one more node, and uses whoever answers", async () => {
     const c = controllable();
-    const done = gather(["slow", "b", "c"], c.attempt, { needed: 2, hedgeDelayMs: 1 });
+    const hedgeDelayMs = 20;
+    const done = gather(["slow", "b", "c"], c.attempt, { needed: 2, hedgeDelayMs });
     await tick();
-    expect(c.started).to.deep.equal(["slow", "b"]);
+    expect(c.started.slice(0, 2)).to.deep.equal(["slow", "b"]);
     c.pending.get("b")!.resolve("B");
     while (!c.started.includes("c")) await new Promise((resolve) => setTimeout(resolve, 2));
+    // the third node is asked only once the delay has passed (a timer never fires early; 2 ms
+    // for the millisecond clock's rounding), however slowly this test itself runs
+    expect(c.startedAt.get("c")! - c.startedAt.get("b")!).to.be.at.least(hedgeDelayMs - 2);
     c.pending.get("c")!.resolve("C");
     const result = await done;
     expect(result.successes.map((s) => s.candidate)).to.deep.equal(["b", "c"]);
