@@ -18,6 +18,7 @@ import { CapsuleFrag, decryptReencrypted, getBackend } from "../src/pre";
 import { buildReencryptionRequest } from "../src/protocol/build";
 import { encode } from "../src/protocol/codec";
 import { ReencryptionRequest } from "../src/protocol/messages";
+import { percentile, processCpuMs } from "./bench-stats";
 
 const ROUNDS: { concurrency: number; requests: number }[] = [
   { concurrency: 1, requests: 200 },
@@ -25,16 +26,6 @@ const ROUNDS: { concurrency: number; requests: number }[] = [
   { concurrency: 50, requests: 500 },
 ];
 const GRANTS = 10;
-
-/** CPU time (user + system, ms) a process has used so far, all threads, from /proc. */
-function processCpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function main(): Promise<void> {
   await hre.run("compile", { quiet: true });

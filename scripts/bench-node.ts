@@ -13,7 +13,6 @@
  * (extra Node flags for the node process, e.g. "--cpu-prof").
  */
 import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -24,6 +23,7 @@ import type { LoadResult, LoadRun } from "./bench-load";
 import { ReencryptionRequest } from "../src/protocol/messages";
 import { connect, createPolicy, post, shareFor } from "../test/node/client";
 import { createTestNode, spawnNode, startTestNet, waitServing } from "../test/node/harness";
+import { percentile, processCpuMs } from "./bench-stats";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500);
@@ -84,20 +84,6 @@ async function libraryRate(threads: number, wire = false): Promise<number> {
     ),
   );
   return counts.reduce((a, b) => a + b, 0) / SECONDS;
-}
-
-/**
- * CPU time (user + system, ms) a process has used so far, all threads, from /proc; with
- * `mainThread`, that of its main thread alone (the event loop: HTTP, TLS, checks, storage).
- */
-function processCpuMs(pid: number, mainThread = false): number {
-  const file = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
-  const fields = readFileSync(file, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function main(): Promise<void> {

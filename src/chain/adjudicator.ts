@@ -11,9 +11,10 @@
  * operator from the signature, so anyone holding a wrong cfrag, its proof and the signature can
  * have the node's staker slashed (see docs/evidence.md and docs/threat-model.md).
  */
-import { Signature, TypedDataEncoder, getBytes, hexlify, toUtf8Bytes } from "ethers";
+import { Signature, TypedDataEncoder, getAddress, getBytes, hexlify, toUtf8Bytes } from "ethers";
 import type { BytesLike, TypedDataDomain, TypedDataField } from "ethers";
 import { keccak, recoverDigestSigner } from "../protocol/signing";
+import { bindingRoots } from "./merkle";
 import { tokens } from "./params";
 
 /** Byte sizes of the signed objects (Umbral simple forms, compressed secp256k1 keys). */
@@ -155,15 +156,51 @@ export function statementKeysHash(statement: Omit<ReencryptionStatement, "capsul
 
 /** The statement's Merkle leaf (what `Adjudicator.statementLeaf` computes); checks every part's length. */
 export function reencryptionLeaf(statement: ReencryptionStatement): Uint8Array {
-  return leafOfHashes(
-    keccak(exactBytes("capsule", statement.capsule, CAPSULE_SIMPLE_LENGTH)),
-    keccak(exactBytes("cfrag", statement.cfrag, CFRAG_SIMPLE_LENGTH)),
-    statementKeysHash(statement),
+  return answerLeaves(statement, [statement.capsule], [statement.cfrag])[0];
+}
+
+/**
+ * The leaves of an answer's statements, one per (capsule, cfrag) pair in order, all under the
+ * same keys (hashed once); checks every part's length.
+ */
+export function answerLeaves(
+  keys: Omit<ReencryptionStatement, "capsule" | "cfrag">,
+  capsules: readonly BytesLike[],
+  cfrags: readonly BytesLike[],
+): Uint8Array[] {
+  const keysHash = statementKeysHash(keys);
+  return cfrags.map((cfrag, i) =>
+    leafOfHashes(
+      keccak(exactBytes("capsule", capsules[i], CAPSULE_SIMPLE_LENGTH)),
+      keccak(exactBytes("cfrag", cfrag, CFRAG_SIMPLE_LENGTH)),
+      keysHash,
+    ),
   );
 }
 
+/**
+ * Why an answer's binding signatures do not bind its statements to `operator`: "count" when
+ * there is not one per run of STATEMENTS_PER_ROOT leaves, else the index of the first one that
+ * does not recover to `operator`; undefined when they all bind.
+ */
+export function bindingFault(
+  chainId: bigint | number,
+  adjudicator: string,
+  operator: string,
+  leaves: readonly Uint8Array[],
+  signatures: readonly Uint8Array[],
+): "count" | number | undefined {
+  const roots = bindingRoots(leaves);
+  if (signatures.length !== roots.length) return "count";
+  const expected = getAddress(operator);
+  const bad = roots.findIndex(
+    (root, i) => recoverBatchSigner(chainId, adjudicator, root, signatures[i]) !== expected,
+  );
+  return bad < 0 ? undefined : bad;
+}
+
 /** The EIP-712 digest of `ReencryptionBatch(root)` under a domain separator (see adjudicatorDomainSeparator). */
-export function batchDigestUnder(domainSeparator: Uint8Array, root: Uint8Array): Uint8Array {
+function batchDigestUnder(domainSeparator: Uint8Array, root: Uint8Array): Uint8Array {
   const structHash = keccak(Buffer.concat([REENCRYPTION_BATCH_TYPEHASH, exactBytes("root", root, 32)]));
   return keccak(Buffer.concat([Uint8Array.of(0x19, 0x01), domainSeparator, structHash]));
 }
@@ -185,7 +222,7 @@ export interface TypedDataSigner {
 /**
  * Signs the root of a run of statements with the node's operator key, as EIP-712 typed data:
  * the 65-byte signature (r ‖ s ‖ v) as hex. (The node itself signs `batchDigest` with its
- * OperatorKey; both make the same signature.)
+ * OperatorKey.signDigest; both make the same signature.)
  */
 export async function signReencryptionBatch(
   operator: TypedDataSigner,
@@ -220,8 +257,8 @@ export function recoverBatchSigner(
 /**
  * The arguments of `Adjudicator.evaluateCFrag(bytes evidence, bytes32[] proof, bytes
  * nodeSignature)`: the evidence bytes made by `buildEvidence` (src/pre/evidence.ts, layout in
- * docs/evidence.md), the Merkle proof of the cfrag's leaf in its answer (`merkleProof`,
- * src/chain/merkle.ts) and the node's 65-byte signature of the answer's root.
+ * docs/evidence.md), the Merkle proof of the cfrag's leaf to its run's root (`bindingProof`,
+ * src/chain/merkle.ts) and the node's 65-byte binding signature of that root.
  */
 export function evaluateArguments(
   evidence: BytesLike | { readonly bytes: Uint8Array },

@@ -41,6 +41,13 @@ function checkLeaves(leaves: readonly Uint8Array[]): void {
   if (leaves.some((leaf) => leaf.length !== 32)) throw new RangeError("Merkle leaves are 32-byte hashes");
 }
 
+function checkIndex(leaves: readonly Uint8Array[], index: number): void {
+  checkLeaves(leaves);
+  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
+    throw new RangeError(`leaf index ${index} out of 0..${leaves.length - 1}`);
+  }
+}
+
 /** The root over `leaves` (32-byte hashes, in order). */
 export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
   checkLeaves(leaves);
@@ -51,10 +58,7 @@ export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
 
 /** The siblings from `leaves[index]` up to the root: what the contract folds with the leaf. */
 export function merkleProof(leaves: readonly Uint8Array[], index: number): Uint8Array[] {
-  checkLeaves(leaves);
-  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
-    throw new RangeError(`leaf index ${index} out of 0..${leaves.length - 1}`);
-  }
+  checkIndex(leaves, index);
   const proof: Uint8Array[] = [];
   let level = leaves;
   for (let i = index; level.length > 1; i >>= 1) {
@@ -83,10 +87,7 @@ export function bindingProof(
   leaves: readonly Uint8Array[],
   index: number,
 ): { root: number; proof: Uint8Array[] } {
-  checkLeaves(leaves);
-  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
-    throw new RangeError(`leaf index ${index} out of 0..${leaves.length - 1}`);
-  }
+  checkIndex(leaves, index);
   const root = Math.floor(index / STATEMENTS_PER_ROOT);
   const start = root * STATEMENTS_PER_ROOT;
   return { root, proof: merkleProof(leaves.slice(start, start + STATEMENTS_PER_ROOT), index - start) };

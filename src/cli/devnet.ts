@@ -52,8 +52,6 @@ export interface DevnetOptions {
   rpcPort?: number;
   /** stake of node i in whole tokens (default 20 000 + 10 000·i) */
   stakeTokens?: (i: number) => bigint;
-  /** nodes (by index) to set up and stake but not start at all (the caller runs them) */
-  external?: number[];
   /** nodes to run as their own `nkms node run` processes (as operators do): all (true) or these indexes */
   processes?: boolean | number[];
   /** tune each node's config before it starts */
@@ -116,6 +114,10 @@ function tuneForDevnet(config: NodeConfig): void {
   config.duties.gcIntervalMs = 5_000;
   config.duties.settleIntervalMs = 0;
 }
+
+/** Whether a node process is still running. */
+const alive = (child?: ChildProcess): child is ChildProcess =>
+  child !== undefined && child.exitCode === null && child.signalCode === null;
 
 export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   const { hre } = o;
@@ -220,7 +222,6 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   fs.writeFileSync(passphraseFile, DEVNET_PASSPHRASE, { mode: 0o600 });
   const startOne = async (i: number) => {
     const node = nodes[i];
-    const alive = (child?: ChildProcess) => child && child.exitCode === null && child.signalCode === null;
     if (node.running || alive(node.process)) return;
     const asProcess = o.processes === true || (Array.isArray(o.processes) && o.processes.includes(i));
     if (!asProcess) {
@@ -254,18 +255,17 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     node.running = undefined;
     node.process = undefined;
     await running?.close();
-    if (child && child.exitCode === null && child.signalCode === null) {
+    if (alive(child)) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;
     }
   };
-  const external = new Set(o.external ?? []);
-  await Promise.all(nodes.filter((n) => !external.has(n.index)).map((n) => startOne(n.index)));
+  await Promise.all(nodes.map((n) => startOne(n.index)));
   // Nodes are sampled once committed to the next period. Move the chain into that period and
   // wait for the next commitments, so every node also serves (and earns) the current period.
   const waitForCommitments = async (period: bigint) => {
-    for (const node of nodes.filter((n) => !external.has(n.index))) {
+    for (const node of nodes) {
       const deadline = Date.now() + 30_000;
       while (!(await governance.escrow.committed(node.staker.address, period))) {
         if (Date.now() > deadline) {

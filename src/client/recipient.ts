@@ -4,9 +4,9 @@
  * per-re-encryption vouchers for metered policies.
  */
 import { performance } from "node:perf_hooks";
-import { getAddress, hexlify, Wallet, type Contract, type Provider } from "ethers";
-import { evaluateArguments, recoverBatchSigner, reencryptionLeaf } from "../chain/adjudicator";
-import { bindingProof, bindingRoots } from "../chain/merkle";
+import { hexlify, Wallet, type Contract, type Provider } from "ethers";
+import { answerLeaves, bindingFault, evaluateArguments } from "../chain/adjudicator";
+import { bindingProof } from "../chain/merkle";
 import {
   Capsule,
   CapsuleFrag,
@@ -275,24 +275,18 @@ export class Recipient {
   ): Uint8Array[] | undefined {
     const chain = this.o.chain;
     if (!chain) return undefined;
-    const leaves = cfrags.map(({ simple }, i) =>
-      reencryptionLeaf({
-        capsule: capsules[i].toBytesSimple(),
-        cfrag: simple,
+    const leaves = answerLeaves(
+      {
         verifyingKey: policy.map.ownerVerifyingKey,
         delegatingKey: policy.map.delegatingKey,
         receivingKey: this.publicKey.toCompressedBytes(),
-      }),
+      },
+      capsules.map((capsule) => capsule.toBytesSimple()),
+      cfrags.map(({ simple }) => simple),
     );
-    const roots = bindingRoots(leaves);
-    const operator = getAddress(node.operator);
     if (
-      bindingSignatures.length !== roots.length ||
-      roots.some(
-        (root, i) =>
-          recoverBatchSigner(chain.chainId, chain.adjudicatorAddress, root, bindingSignatures[i]) !==
-          operator,
-      )
+      bindingFault(chain.chainId, chain.adjudicatorAddress, node.operator, leaves, bindingSignatures) !==
+      undefined
     ) {
       throw new NodeCallError(node, "BAD_BINDING", "the binding signatures do not cover these cfrags");
     }

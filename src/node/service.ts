@@ -2,7 +2,7 @@
  * The node's request handlers: protocol messages in, signed protocol messages out. Every
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
-import { adjudicatorDomainSeparator, batchDigestUnder } from "../chain/adjudicator";
+import { batchDigest } from "../chain/adjudicator";
 import { bindingRoots } from "../chain/merkle";
 import { decode, encode } from "../protocol/codec";
 import {
@@ -61,14 +61,10 @@ export class NodeService {
   /** nonces of requests being served right now, so a replay racing its original is refused early */
   private inFlight = new Set<string>();
 
-  /** the Adjudicator's EIP-712 domain separator, under which binding signatures are made */
-  private readonly bindingDomain: Uint8Array;
   /** the decoded keys of the shares the storage holds in memory, decoded once per share */
   private readonly shareKeys = new WeakMap<StoredShare, ShareKeys>();
 
-  constructor(private readonly d: ServiceDeps) {
-    this.bindingDomain = adjudicatorDomainSeparator(d.chainId, d.adjudicator);
-  }
+  constructor(private readonly d: ServiceDeps) {}
 
   /** The signed metadata, re-signed at most once a minute. */
   metadata(): Uint8Array {
@@ -215,7 +211,7 @@ export class NodeService {
         cfrags: result.cfrags,
         // one binding signature per run of 8 statements, over their Merkle root
         bindingSignatures: bindingRoots(result.leaves).map((root) =>
-          this.d.operator.signDigest(batchDigestUnder(this.bindingDomain, root)),
+          this.d.operator.signDigest(batchDigest(this.d.chainId, this.d.adjudicator, root)),
         ),
       });
       return encode(ReencryptionResponse, response);
@@ -314,10 +310,12 @@ export class NodeService {
   }
 
   private shareOf(policyId: Uint8Array): StoredShare {
-    if (this.d.storage.getTombstone(policyId)) throw this.revoked();
+    // a revocation deletes the share, so the tombstone is read only when there is none (and
+    // commitServed checks it again in the transaction that records the answer)
     const stored = this.d.storage.getShare(policyId);
-    if (!stored) throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
-    return stored;
+    if (stored) return stored;
+    if (this.d.storage.getTombstone(policyId)) throw this.revoked();
+    throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
   }
 
   /**

@@ -5,8 +5,8 @@
 import { getAddress, getBytes } from "ethers";
 import { randomBytes } from "node:crypto";
 import { encrypt, PublicKey, type Signer, type VerifiedKeyFrag } from "../pre";
-import { reencryptionLeaf, recoverBatchSigner } from "../chain/adjudicator";
-import { bindingRoots, STATEMENTS_PER_ROOT } from "../chain/merkle";
+import { answerLeaves, bindingFault } from "../chain/adjudicator";
+import { STATEMENTS_PER_ROOT } from "../chain/merkle";
 import { decode } from "./codec";
 import { BadSignatureError, InvalidFieldError } from "./errors";
 import {
@@ -141,32 +141,35 @@ export function checkReencryptionResponse(
   if (response.cfrags.length !== request.capsules.length) {
     throw new InvalidFieldError("ReencryptionResponse", "cfrags", "one cfrag per capsule expected");
   }
-  const leaves = keys.cfragsSimple.map((cfrag, i) =>
-    reencryptionLeaf({
-      capsule: keys.capsulesSimple[i],
-      cfrag,
+  const leaves = answerLeaves(
+    {
       verifyingKey: keys.ownerVerifyingKey,
       delegatingKey: keys.delegatingKey,
       receivingKey: request.recipientVerifyingKey,
-    }),
+    },
+    keys.capsulesSimple,
+    keys.cfragsSimple,
   );
-  const roots = bindingRoots(leaves);
-  if (response.bindingSignatures.length !== roots.length) {
+  const fault = bindingFault(
+    node.chainId,
+    node.adjudicator,
+    node.operator,
+    leaves,
+    response.bindingSignatures,
+  );
+  if (fault === "count") {
     throw new InvalidFieldError(
       "ReencryptionResponse",
       "bindingSignatures",
       `one binding signature per ${STATEMENTS_PER_ROOT} cfrags expected`,
     );
   }
-  roots.forEach((root, i) => {
-    const signer = recoverBatchSigner(node.chainId, node.adjudicator, root, response.bindingSignatures[i]);
-    if (signer !== getAddress(node.operator)) {
-      throw new BadSignatureError(
-        "ReencryptionResponse",
-        `binding signature ${i} is not by the node's operator`,
-      );
-    }
-  });
+  if (fault !== undefined) {
+    throw new BadSignatureError(
+      "ReencryptionResponse",
+      `binding signature ${fault} is not by the node's operator`,
+    );
+  }
 }
 
 /**
