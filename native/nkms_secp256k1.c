@@ -13,10 +13,9 @@
  *   mulGen(k)                  k·G, constant-time (the same comb, with a table for G)
  *   msm(points, scalars, g)    g·G + Σ kᵢ·Pᵢ, variable-time (public data only): Strauss
  *        (secp256k1_ecmult_multi_var) or, from 64 points, Pippenger with 128-bit scalars unsplit
- *   mulAddG(P, a, g)           a·P + g·G, variable-time (public data only): secp256k1_ecmult
- *        (a Strauss walk with the generator's precomputed tables)
- *   mulAddGEquals(P, a, g, R)  whether a·P + g·G = R, compared in Jacobian coordinates (no
- *        inversion): the capsule self-check, variable-time
+ *   mulAddGEquals(P, a, g, R)  whether a·P + g·G = R: secp256k1_ecmult (a Strauss walk with
+ *        the generator's precomputed tables), compared in Jacobian coordinates (no inversion):
+ *        the capsule self-check, variable-time (public data only)
  *   decompress(points)         33-byte compressed points to 65-byte ones (null if any is invalid)
  *   ecdsaVerify(sig, msg, P)   libsecp256k1's ECDSA verification (low s only)
  *   ecdsaVerifyMany(sigs, msgs, P)  the same for many signatures by one key, with a key table
@@ -831,34 +830,8 @@ static napi_value ecdsa_verify_many(napi_env env, napi_callback_info info) {
     return out;
 }
 
-/* mulAddG(point: 65 bytes, a: 32 bytes, g: 32 bytes) → a·P + g·G (65 bytes), or null for the
-   identity; scalars below n, 0 allowed. Variable-time (public data only): secp256k1_ecmult, one
-   Strauss walk over P's window table and libsecp256k1's precomputed generator tables. */
-static napi_value mul_add_g(napi_env env, napi_callback_info info) {
-    nkms_state *st = get_state(env);
-    size_t argc = 3, plen, alen, glen;
-    napi_value argv[3];
-    unsigned char *pt, *ab, *gb;
-    secp256k1_scalar a, g;
-    secp256k1_ge p;
-    secp256k1_gej pj, rj;
-    int of1 = 0, of2 = 0;
-    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 3 || !get_bytes(env, argv[0], &pt, &plen) || !get_bytes(env, argv[1], &ab, &alen) ||
-        !get_bytes(env, argv[2], &gb, &glen))
-        return NULL;
-    if (plen != 65 || alen != 32 || glen != 32) return throw_type(env, "mulAddG: expected 65, 32 and 32 bytes");
-    secp256k1_scalar_set_b32(&a, ab, &of1);
-    secp256k1_scalar_set_b32(&g, gb, &of2);
-    if (of1 || of2) return throw_type(env, "mulAddG: scalar not below the group order");
-    if (!parse_point(&p, pt)) return throw_type(env, "mulAddG: not a point on the curve");
-    secp256k1_gej_set_ge(&pj, &p);
-    secp256k1_ecmult(&st->ctx->ecmult_ctx, &rj, &pj, &a, &g);
-    return point_or_null(env, &rj, "mulAddG: out of memory");
-}
-
 /* mulAddGEquals(point: 65 bytes, a: 32 bytes, g: 32 bytes, expected: 65 bytes) → whether
-   a·P + g·G = expected; the same walk as mulAddG, compared in Jacobian coordinates (no field
+   a·P + g·G = expected; one secp256k1_ecmult walk, compared in Jacobian coordinates (no field
    inversion, no encoding). Variable-time (public data only). */
 static napi_value mul_add_g_equals(napi_env env, napi_callback_info info) {
     nkms_state *st = get_state(env);
@@ -1019,7 +992,7 @@ static napi_value init(napi_env env, napi_value exports) {
     static const struct {
         const char *name;
         napi_callback fn;
-    } fns[] = {{"mulMany", mul_many}, {"mulGen", mul_gen}, {"msm", msm}, {"ecdsaVerify", ecdsa_verify}, {"ecdsaVerifyMany", ecdsa_verify_many}, {"randomize", randomize}, {"mulAddG", mul_add_g}, {"mulAddGEquals", mul_add_g_equals}, {"decompress", decompress}, {"ecdsaSignRecoverable", ecdsa_sign_recoverable}};
+    } fns[] = {{"mulMany", mul_many}, {"mulGen", mul_gen}, {"msm", msm}, {"ecdsaVerify", ecdsa_verify}, {"ecdsaVerifyMany", ecdsa_verify_many}, {"randomize", randomize}, {"mulAddGEquals", mul_add_g_equals}, {"decompress", decompress}, {"ecdsaSignRecoverable", ecdsa_sign_recoverable}};
     nkms_state *st = (nkms_state *)calloc(1, sizeof(nkms_state));
     secp256k1_ge u;
     size_t i;

@@ -453,7 +453,6 @@ interface NkmsAddon {
   ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pk: Uint8Array): boolean;
   ecdsaVerifyMany(signatures: Uint8Array, digests: Uint8Array, pk: Uint8Array): Uint8Array;
   randomize(seed: Uint8Array): void;
-  mulAddG(point: Uint8Array, a: Uint8Array, g: Uint8Array): Uint8Array | null;
   mulAddGEquals(point: Uint8Array, a: Uint8Array, g: Uint8Array, expected: Uint8Array): boolean;
   decompress(points: Uint8Array): Uint8Array | null;
   ecdsaSignRecoverable(digest: Uint8Array, seckey: Uint8Array): Uint8Array;
@@ -592,9 +591,7 @@ function addonBackend(addon: NkmsAddon, lib: NativeSecp256k1): CurveBackend {
       return msmPublic([p], [k]);
     },
     mulAddPublic(p, a, q, b) {
-      // k·P + g·G in one secp256k1_ecmult (the generator's precomputed tables)
-      const split = splitGenerator(p, a, q, b);
-      if (split) return fromResult(addon.mulAddG(...split));
+      // G goes to libsecp256k1's precomputed generator tables inside msm
       return msmPublic([p, q], [a, b]);
     },
     mulAddEqualsPublic(p, a, q, b, r) {

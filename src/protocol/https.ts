@@ -97,19 +97,22 @@ function rawRequest(req: NodeRequest): Promise<NodeResponse> {
       const checkAndSend = () => {
         // no certificate to pin: the socket closed during the handshake, or the TLS session was
         // resumed (agents must not cache sessions: maxCachedSessions 0)
-        const known = fingerprints.get(socket);
-        const raw = known ? undefined : (socket as TLSSocket).getPeerCertificate()?.raw;
-        if (!known && !raw) {
-          fail(
-            new NodeRequestError(
-              "NETWORK",
-              `${req.url}: no server certificate to check (closed or resumed session)`,
-            ),
-          );
-          return;
+        let known = fingerprints.get(socket);
+        if (!known) {
+          const raw = (socket as TLSSocket).getPeerCertificate()?.raw;
+          if (!raw) {
+            fail(
+              new NodeRequestError(
+                "NETWORK",
+                `${req.url}: no server certificate to check (closed or resumed session)`,
+              ),
+            );
+            return;
+          }
+          known = certificateFingerprint(raw);
+          fingerprints.set(socket, known);
         }
-        fingerprint = known ?? certificateFingerprint(raw!);
-        fingerprints.set(socket, fingerprint);
+        fingerprint = known;
         if (req.tlsFingerprint && !Buffer.from(fingerprint).equals(Buffer.from(req.tlsFingerprint))) {
           fail(
             new NodeRequestError(

@@ -9,7 +9,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import path from "node:path";
 import secp256k1 from "secp256k1";
 import { PublicKey, Signature, Signer } from "../pre";
-import { addonEcdsaSignRecoverable } from "../pre/curve";
+import { addonEcdsaSignRecoverable, ORDER } from "../pre/curve";
 import { encode, signingPayload, type MessageType } from "./codec";
 import { BadSignatureError } from "./errors";
 
@@ -142,7 +142,7 @@ export function recoverOperator<T extends { signature: Uint8Array }>(type: Messa
   return signer;
 }
 
-const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const HALF_ORDER = ORDER >> 1n;
 
 /**
  * The Ethereum address whose key made this 65-byte r‖s‖v signature (v ∈ {27, 28}, low s, as
