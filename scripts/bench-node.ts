@@ -2,20 +2,22 @@
  * `npm run bench:node`: re-encryptions per second one node sustains over HTTPS, for single and
  * batched requests at rising concurrency, with p50/p99 latency, against what the PRE library
  * alone does on the same cores (native backend, one worker thread per core); then p50/p99 at
- * half of the node's best single-request load. The node runs as its own process
+ * half of the best load of each request size. The node runs as its own process
  * (`nkms node run`), against the contracts on the in-process Hardhat network over JSON-RPC;
  * the load generator runs in a process of its own (scripts/bench-load.ts) with requests signed
  * before each run.
  * Env: BENCH_SECONDS (baseline measurement per thread, default 3), BENCH_REQUESTS (requests per
  * single-capsule run, default 1500), BENCH_CONCURRENCY (default "1,2,4,8,16"), BENCH_BATCHES
  * (capsules per request, default "1,10,64"), BENCH_WORKERS (the node's crypto threads, default one
- * per core), BENCH_HALF_SECONDS (length of each half-load run, default 10), BENCH_NODE_ARGS
- * (extra Node flags for the node process, e.g. "--cpu-prof").
+ * per core), BENCH_WORKER_NICE (their nice value, default the node's 10), BENCH_HALF_SECONDS
+ * (length of each half-load run, default 10), BENCH_NODE_ARGS (extra Node flags for the node
+ * process, e.g. "--cpu-prof").
  */
 import { fork } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { DEFAULT_DUTIES } from "../src/node/config";
 import * as pre from "../src/pre";
 import { buildReencryptionRequest } from "../src/protocol/build";
 import { encode } from "../src/protocol/codec";
@@ -106,7 +108,10 @@ async function main(): Promise<void> {
       config.limits.ratePerSecond = 1e6;
       config.limits.rateBurst = 1e6;
       config.policyCacheTtlMs = 10_000;
+      // a node's default duty schedule (the test harness polls the chain every 100 ms)
+      config.duties = { ...DEFAULT_DUTIES };
       config.logLevel = "error";
+      if (process.env.BENCH_WORKER_NICE) config.workerNice = Number(process.env.BENCH_WORKER_NICE);
     },
   });
   // BENCH_NODE_ARGS: extra Node flags for the node process, e.g. "--cpu-prof --cpu-prof-dir=prof"
@@ -216,9 +221,9 @@ async function main(): Promise<void> {
 
     // open loop at half of the best sustained load, for each request size
     console.log(
-      "\n| capsules per request | offered load (reenc/s) | requests/s | p50 ms | p99 ms | answered within 20 ms | the node's own count: within 20 ms |",
+      "\n| capsules per request | offered load (reenc/s) | requests/s | p50 ms | p99 ms | answered within 20 ms | the node's own count: within 20 ms | chain process CPU (% of a core) |",
     );
-    console.log("|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const batch of BATCHES) {
       const best = Math.max(...runs.filter((r) => r.batch === batch).map((r) => r.reencPerSecond));
       const requestRate = best / 2 / batch;
@@ -228,17 +233,23 @@ async function main(): Promise<void> {
       // its connections; TLS handshakes are not what this measures)
       const warm = 32;
       const bodies = [...makeRequests(warm, 1), ...makeRequests(count, batch)];
-      const { latencies, node: counts } = await runLoad({
+      const chainCpu0 = processCpuMs(process.pid);
+      const {
+        latencies,
+        seconds,
+        node: counts,
+      } = await runLoad({
         mode: "open",
         ...target,
         bodies,
         rate: requestRate,
         warm,
       });
+      const chainCpu = (processCpuMs(process.pid) - chainCpu0) / (10 * seconds);
       latencies.sort((a, b) => a - b);
       const pct = (part: number, all: number) => `${((100 * part) / all).toFixed(1)}%`;
       console.log(
-        `| ${batch} | ${(best / 2).toFixed(0)} | ${requestRate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${pct(latencies.filter((l) => l <= 20).length, latencies.length)} | ${pct(counts.within20ms, counts.total)} of ${counts.total} |`,
+        `| ${batch} | ${(best / 2).toFixed(0)} | ${requestRate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${pct(latencies.filter((l) => l <= 20).length, latencies.length)} | ${pct(counts.within20ms, counts.total)} of ${counts.total} | ${chainCpu.toFixed(1)}% |`,
       );
     }
     load.kill();

@@ -62,6 +62,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** How often a node checks its commitment, settles and collects garbage, unless configured. */
+export const DEFAULT_DUTIES: NodeConfig["duties"] = {
+  commitCheckIntervalMs: 60_000,
+  commitRetryDelayMs: 15_000,
+  settleIntervalMs: 3_600_000,
+  gcIntervalMs: 600_000,
+};
+
 export function defaultConfig(overrides: {
   dataDir: string;
   publicUrl: string;
@@ -91,12 +99,7 @@ export function defaultConfig(overrides: {
       freshnessWindowMs: 120_000,
     },
     policyCacheTtlMs: 10_000,
-    duties: {
-      commitCheckIntervalMs: 60_000,
-      commitRetryDelayMs: 15_000,
-      settleIntervalMs: 3_600_000,
-      gcIntervalMs: 600_000,
-    },
+    duties: { ...DEFAULT_DUTIES },
     workers: 0,
     workerNice: 10,
     logLevel: "info",
