@@ -5,7 +5,7 @@
  * key (the Adjudicator's EIP-712 binding signatures), which the workers never hold. Verified
  * kfrags are cached per policy so a request costs only the re-encryptions.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import os from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { leafOfHashes, statementKeysHash } from "../chain/adjudicator";
@@ -70,13 +70,18 @@ export function createCryptoHandler(data: CryptoWorkerData) {
   const open = (keys: ShareKeys): VerifiedKeyFrag => {
     // the kfrag is verified against the share's keys, so they are part of what the cache vouches
     // for: the same encrypted kfrag presented with other keys is verified again (and refused)
-    const cacheKey = createHash("sha256")
-      .update(keys.capsule)
-      .update(keys.ciphertext)
-      .update(keys.ownerVerifyingKey)
-      .update(keys.delegatingKey)
-      .update(keys.recipientVerifyingKey)
-      .digest("base64");
+    // (one-shot crypto.hash: no Hash object, whose weak handle the young-generation GC pays for)
+    const cacheKey = hash(
+      "sha256",
+      Buffer.concat([
+        keys.capsule,
+        keys.ciphertext,
+        keys.ownerVerifyingKey,
+        keys.delegatingKey,
+        keys.recipientVerifyingKey,
+      ]),
+      "base64",
+    );
     const cached = kfrags.get(cacheKey);
     if (cached) return cached;
     let kfragBytes: Uint8Array;

@@ -5,13 +5,45 @@ import { nodeCrypto } from "./node";
 
 const encoder = new TextEncoder();
 
+/**
+ * The parts written one after another into a buffer this module reuses, for a hash taken at
+ * once (`hashJoined`, which wipes it afterwards: the parts may be key material).
+ */
+let scratch = new Uint8Array(1024);
+function join(parts: readonly Uint8Array[], prefix = 0): number {
+  let length = prefix;
+  for (const p of parts) length += p.length;
+  if (length > scratch.length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
+  let offset = prefix;
+  for (const p of parts) {
+    scratch.set(p, offset);
+    offset += p.length;
+  }
+  return length;
+}
+
+/**
+ * OpenSSL's SHA-256 of the first `length` bytes of the scratch buffer, in one call
+ * (`crypto.hash`), then wiped. Not `createHash`: a Hash object per digest is a native object
+ * with a weak handle, and the thousands a second a node's crypto workers made stretched their
+ * young-generation GC pauses to several milliseconds.
+ */
+function hashJoined(length: number, encoding: "hex"): string;
+function hashJoined(length: number, encoding: "buffer"): Uint8Array;
+function hashJoined(length: number, encoding: "hex" | "buffer"): string | Uint8Array {
+  try {
+    const data = scratch.subarray(0, length);
+    return encoding === "hex" ? nodeCrypto!.hash("sha256", data) : nodeCrypto!.hash("sha256", data, "buffer");
+  } finally {
+    scratch.fill(0, 0, length);
+  }
+}
+
+const native = () => nodeCrypto !== undefined && getBackend() === "native";
+
 /** SHA-256 of the concatenated parts: OpenSSL on the native backend, noble otherwise */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  if (nodeCrypto && getBackend() === "native") {
-    const h = nodeCrypto.createHash("sha256");
-    for (const p of parts) h.update(p);
-    return h.digest();
-  }
+  if (native()) return hashJoined(join(parts), "buffer");
   const h = nobleSha256.create();
   for (const p of parts) h.update(p);
   return h.digest();
@@ -30,7 +62,11 @@ export function digestToNonZeroScalar(digest: Uint8Array): bigint {
 }
 
 export function hashToScalar(tag: Uint8Array, parts: readonly Uint8Array[]): bigint {
-  return digestToNonZeroScalar(taggedDigest(tag, parts));
+  if (!native()) return digestToNonZeroScalar(taggedDigest(tag, parts));
+  // the tagged digest as hex straight into a bigint: no digest bytes to allocate
+  const length = join([tag, ...parts], 4);
+  new DataView(scratch.buffer, scratch.byteOffset).setUint32(0, tag.length, false);
+  return (BigInt("0x" + hashJoined(length, "hex")) % (ORDER - 1n)) + 1n;
 }
 
 const TAG_POLYNOMIAL_ARG = encoder.encode("POLYNOMIAL_ARG");
