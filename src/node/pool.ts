@@ -30,6 +30,14 @@ export class WorkerTaskError extends Error {
   }
 }
 
+/**
+ * A message to a worker carries at most this many capsules (or one larger task): enough to
+ * spare thread hops when many small requests queue, few enough that the tasks of a large request
+ * spread over the workers as each becomes free.
+ */
+const MAX_CAPSULES_PER_MESSAGE = 8;
+const capsulesOf = (task: CryptoTask): number => (task.kind === "reencrypt" ? task.capsules.length : 1);
+
 interface Job {
   task: CryptoTask;
   resolve: (value: CryptoTaskResult) => void;
@@ -137,14 +145,21 @@ export class CryptoPool {
 
   /**
    * Hands queued tasks to idle workers. Under load each idle worker takes its share of the
-   * queue in one message (one thread hop for many requests); when idle, a task goes at once.
+   * queue, up to MAX_CAPSULES_PER_MESSAGE, in one message (one thread hop for many requests);
+   * when idle, a task goes at once.
    */
   private dispatch(): void {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
       if (slot.jobs.length > 0) continue;
       const share = Math.ceil(this.queue.length / this.slots.length);
-      slot.jobs = this.queue.splice(0, share);
+      let count = 1;
+      let capsules = capsulesOf(this.queue[0].task);
+      while (count < share && capsules + capsulesOf(this.queue[count].task) <= MAX_CAPSULES_PER_MESSAGE) {
+        capsules += capsulesOf(this.queue[count].task);
+        count++;
+      }
+      slot.jobs = this.queue.splice(0, count);
       slot.worker.postMessage(slot.jobs.map((job) => job.task));
     }
   }

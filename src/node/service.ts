@@ -53,8 +53,12 @@ export interface ServiceDeps {
 }
 
 const ZERO_HASH = new Uint8Array(32);
-/** batches of at least twice this many capsules are split over the crypto workers */
-const MIN_CAPSULES_PER_TASK = 8;
+/**
+ * Batches of more than this many capsules are split into tasks of this many, which the crypto
+ * workers take one at a time (see CryptoPool): a worker that is preempted or collecting garbage
+ * holds back one small task, not half the request.
+ */
+const CAPSULES_PER_TASK = 8;
 
 export class NodeService {
   private metadataCache?: { at: number; bytes: Uint8Array };
@@ -319,15 +323,12 @@ export class NodeService {
   }
 
   /**
-   * Re-encrypts the capsules; a large batch is split over the crypto workers, so it is served in
-   * parallel. The workers' cfrags, leaves and capsule hashes are merged in request order.
+   * Re-encrypts the capsules; a large batch is split into tasks of CAPSULES_PER_TASK, served in
+   * parallel by the crypto workers. Their cfrags, leaves and capsule hashes are merged in request
+   * order.
    */
   private async reencryptOnWorkers(keys: ShareKeys, capsules: Uint8Array[]) {
-    const parts = Math.max(
-      1,
-      Math.min(this.d.pool.size, Math.floor(capsules.length / MIN_CAPSULES_PER_TASK)),
-    );
-    const chunk = Math.ceil(capsules.length / parts);
+    const chunk = this.d.pool.size > 1 ? CAPSULES_PER_TASK : capsules.length;
     const tasks = [];
     for (let start = 0; start < capsules.length; start += chunk) {
       tasks.push(this.crypto({ kind: "reencrypt", ...keys, capsules: capsules.slice(start, start + chunk) }));

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import { Worker } from "node:worker_threads";
 import * as pre from "../../src/pre";
 import type { CryptoTask } from "../../src/node/crypto-worker";
 import { CryptoPool, WorkerCrashedError, WorkerTaskError } from "../../src/node/pool";
@@ -54,6 +55,39 @@ describe("node: crypto worker pool", function () {
         ),
       ).to.throw(pre.PreError);
     });
+  });
+
+  it("hands a worker at most 8 capsules a message: small tasks batched, a large request's tasks spread", async () => {
+    const sent: { thread: number; tasks: number; capsules: number }[] = [];
+    const original = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: unknown[]) {
+      if (Array.isArray(message)) {
+        const tasks = message as CryptoTask[];
+        const capsules = tasks.reduce((n, t) => n + (t.kind === "reencrypt" ? t.capsules.length : 1), 0);
+        sent.push({ thread: this.threadId, tasks: tasks.length, capsules });
+      }
+      return original.call(this, message, ...(rest as []));
+    };
+    try {
+      const capsule = pre.encrypt(f.owner.publicKey(), randomBytes(8))[0].toBytes();
+      const task = (n: number): CryptoTask => ({
+        kind: "reencrypt",
+        ...f.keys,
+        capsules: Array(n).fill(capsule),
+      });
+      // 40 single-capsule requests queued at once, then one of 64 capsules in tasks of 8
+      await Promise.all(Array.from({ length: 40 }, () => pool.run(task(1))));
+      // the first two went at once, the rest queued: batches of 8 at most
+      expect(sent.reduce((n, m) => n + m.tasks, 0)).to.equal(40);
+      expect(Math.max(...sent.map((m) => m.tasks))).to.equal(8);
+      sent.length = 0;
+      await Promise.all(Array.from({ length: 8 }, () => pool.run(task(8))));
+    } finally {
+      Worker.prototype.postMessage = original;
+    }
+    // the large request: one task a message, taken by both workers as they become free
+    expect(sent.map((m) => m.capsules)).to.deep.equal(Array(8).fill(8));
+    expect(new Set(sent.map((m) => m.thread)).size).to.equal(2);
   });
 
   it("runs its workers at the configured nice value, and only them (Linux)", async function () {
