@@ -65,7 +65,7 @@ export function hashToScalar(tag: Uint8Array, parts: readonly Uint8Array[]): big
   if (!native()) return digestToNonZeroScalar(taggedDigest(tag, parts));
   // the tagged digest as hex straight into a bigint: no digest bytes to allocate
   const length = join([tag, ...parts], 4);
-  new DataView(scratch.buffer, scratch.byteOffset).setUint32(0, tag.length, false);
+  scratch.set([tag.length >>> 24, (tag.length >>> 16) & 255, (tag.length >>> 8) & 255, tag.length & 255]);
   return (BigInt("0x" + hashJoined(length, "hex")) % (ORDER - 1n)) + 1n;
 }
 
