@@ -77,7 +77,8 @@ describe("node: crypto worker pool", function () {
       });
       // 40 single-capsule requests queued at once, then one of 64 capsules in tasks of 8
       await Promise.all(Array.from({ length: 40 }, () => pool.run(task(1))));
-      // the first two went at once, the rest queued: batches of 8 at most
+      // the first four went one by one (a running and a waiting message per worker), the rest
+      // queued and went in batches of 8 at most
       expect(sent.reduce((n, m) => n + m.tasks, 0)).to.equal(40);
       expect(Math.max(...sent.map((m) => m.tasks))).to.equal(8);
       sent.length = 0;
