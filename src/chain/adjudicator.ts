@@ -210,6 +210,16 @@ export function batchDigest(chainId: bigint | number, adjudicator: string, root:
   return batchDigestUnder(adjudicatorDomainSeparator(chainId, adjudicator), getBytes(root));
 }
 
+/** What the operator key signs for an answer with these leaves: one `batchDigest` per root of `bindingRoots`. */
+export function bindingDigests(
+  chainId: bigint | number,
+  adjudicator: string,
+  leaves: readonly Uint8Array[],
+): Uint8Array[] {
+  const separator = adjudicatorDomainSeparator(chainId, adjudicator);
+  return bindingRoots(leaves).map((root) => batchDigestUnder(separator, root));
+}
+
 /** Anything that signs EIP-712 data the way an ethers v6 `Wallet` or `Signer` does. */
 export interface TypedDataSigner {
   signTypedData(

@@ -2,8 +2,7 @@
  * The node's request handlers: protocol messages in, signed protocol messages out. Every
  * refusal is a NodeError (see errors.ts); the HTTP layer (http.ts) maps it to a 4xx.
  */
-import { batchDigest } from "../chain/adjudicator";
-import { bindingRoots } from "../chain/merkle";
+import { bindingDigests } from "../chain/adjudicator";
 import { decode, encode } from "../protocol/codec";
 import {
   AccessLog,
@@ -27,7 +26,7 @@ import type { ShareKeys } from "./crypto-worker";
 import { NodeError, refuse } from "./errors";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
-import { WorkerTaskError, type CryptoPool } from "./pool";
+import { CAPSULES_PER_MESSAGE, WorkerTaskError, type CryptoPool } from "./pool";
 import type { NodeStorage, StoredShare } from "./storage";
 
 export const SOFTWARE_VERSION = "nkms-node/0.1.0";
@@ -53,12 +52,6 @@ export interface ServiceDeps {
 }
 
 const ZERO_HASH = new Uint8Array(32);
-/**
- * Batches of more than this many capsules are split into tasks of this many, which the crypto
- * workers take one at a time (see CryptoPool): a worker that is preempted or collecting garbage
- * holds back one small task, not half the request.
- */
-const CAPSULES_PER_TASK = 8;
 
 export class NodeService {
   private metadataCache?: { at: number; bytes: Uint8Array };
@@ -214,8 +207,8 @@ export class NodeService {
         accessLogEntryHash: entryHash,
         cfrags: result.cfrags,
         // one binding signature per run of 8 statements, over their Merkle root
-        bindingSignatures: bindingRoots(result.leaves).map((root) =>
-          this.d.operator.signDigest(batchDigest(this.d.chainId, this.d.adjudicator, root)),
+        bindingSignatures: bindingDigests(this.d.chainId, this.d.adjudicator, result.leaves).map((digest) =>
+          this.d.operator.signDigest(digest),
         ),
       });
       return encode(ReencryptionResponse, response);
@@ -323,12 +316,13 @@ export class NodeService {
   }
 
   /**
-   * Re-encrypts the capsules; a large batch is split into tasks of CAPSULES_PER_TASK, served in
-   * parallel by the crypto workers. Their cfrags, leaves and capsule hashes are merged in request
-   * order.
+   * Re-encrypts the capsules; a large batch is split into tasks of CAPSULES_PER_MESSAGE, which
+   * the crypto workers take as each becomes free (a worker that is preempted or collecting
+   * garbage holds back one small task, not half the request). Their cfrags, leaves and capsule
+   * hashes are merged in request order.
    */
   private async reencryptOnWorkers(keys: ShareKeys, capsules: Uint8Array[]) {
-    const chunk = this.d.pool.size > 1 ? CAPSULES_PER_TASK : capsules.length;
+    const chunk = this.d.pool.size > 1 ? CAPSULES_PER_MESSAGE : capsules.length;
     const tasks = [];
     for (let start = 0; start < capsules.length; start += chunk) {
       tasks.push(this.crypto({ kind: "reencrypt", ...keys, capsules: capsules.slice(start, start + chunk) }));

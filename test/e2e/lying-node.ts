@@ -4,8 +4,7 @@
  * the response) with its real operator key, exactly as a malicious operator could. Used by the
  * e2e tests and the demo.
  */
-import { batchDigest, reencryptionLeaf } from "../../src/chain/adjudicator";
-import { bindingRoots } from "../../src/chain/merkle";
+import { answerLeaves, bindingDigests } from "../../src/chain/adjudicator";
 import { Capsule, CapsuleFrag, decryptOriginal, KeyFrag, SecretKey } from "../../src/pre";
 import { decode, encode } from "../../src/protocol/codec";
 import { PolicyShare, ReencryptionRequest, ReencryptionResponse } from "../../src/protocol/messages";
@@ -61,19 +60,19 @@ export async function makeLiar(
   return tamper(running, dataDir, passphrase, (answer, request, operator) => {
     const share = decode(PolicyShare, running.storage.getShare(request.policyId)!.share);
     const cfrags = answer.cfrags.map(corruptCFrag);
-    const leaves = cfrags.map((cfrag, i) =>
-      reencryptionLeaf({
-        capsule: Capsule.fromBytes(request.capsules[i]).toBytesSimple(),
-        cfrag: CapsuleFrag.fromBytes(cfrag).toBytesSimple(),
+    const leaves = answerLeaves(
+      {
         verifyingKey: share.ownerVerifyingKey,
         delegatingKey: share.delegatingKey,
         receivingKey: share.recipientVerifyingKey,
-      }),
+      },
+      request.capsules.map((capsule) => Capsule.fromBytes(capsule).toBytesSimple()),
+      cfrags.map((cfrag) => CapsuleFrag.fromBytes(cfrag).toBytesSimple()),
     );
     return {
       cfrags,
-      bindingSignatures: bindingRoots(leaves).map((root) =>
-        operator.signDigest(batchDigest(chain.chainId, chain.adjudicator, root)),
+      bindingSignatures: bindingDigests(chain.chainId, chain.adjudicator, leaves).map((digest) =>
+        operator.signDigest(digest),
       ),
     };
   });
