@@ -33,9 +33,9 @@ export class WorkerTaskError extends Error {
 /**
  * A message to a worker carries at most this many capsules (or one larger task): enough to
  * spare thread hops when many small requests queue, few enough that the tasks of a large request
- * spread over the workers as each becomes free.
+ * (which the service splits to this size) spread over the workers as each becomes free.
  */
-const MAX_CAPSULES_PER_MESSAGE = 8;
+export const CAPSULES_PER_MESSAGE = 8;
 /**
  * Messages a worker holds at most: the one it runs and one waiting in its port, which it starts
  * without waiting for the main thread to see its answer and hand it more (measured: +20 %
@@ -151,7 +151,7 @@ export class CryptoPool {
   /**
    * Hands queued tasks to the workers: idle ones first, then a second message to busy ones
    * (PIPELINE_DEPTH). Under load a worker takes its share of the queue, up to
-   * MAX_CAPSULES_PER_MESSAGE, in one message (one thread hop for many requests); when idle, a
+   * CAPSULES_PER_MESSAGE, in one message (one thread hop for many requests); when idle, a
    * task goes at once.
    */
   private dispatch(): void {
@@ -162,7 +162,7 @@ export class CryptoPool {
         const share = Math.ceil(this.queue.length / this.slots.length);
         let count = 1;
         let capsules = capsulesOf(this.queue[0].task);
-        while (count < share && capsules + capsulesOf(this.queue[count].task) <= MAX_CAPSULES_PER_MESSAGE) {
+        while (count < share && capsules + capsulesOf(this.queue[count].task) <= CAPSULES_PER_MESSAGE) {
           capsules += capsulesOf(this.queue[count].task);
           count++;
         }
