@@ -10,11 +10,11 @@ const encoder = new TextEncoder();
  * once (`hashJoined`, which wipes it afterwards: the parts may be key material).
  */
 let scratch = new Uint8Array(1024);
-function join(parts: readonly Uint8Array[], prefix = 0): number {
-  let length = prefix;
+function join(parts: readonly Uint8Array[]): number {
+  let length = 0;
   for (const p of parts) length += p.length;
   if (length > scratch.length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
-  let offset = prefix;
+  let offset = 0;
   for (const p of parts) {
     scratch.set(p, offset);
     offset += p.length;
@@ -49,11 +49,13 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
+/** u32be(len(tag)), what a tagged digest starts with */
+const tagLength = (tag: Uint8Array): Uint8Array =>
+  Uint8Array.of(tag.length >>> 24, (tag.length >>> 16) & 255, (tag.length >>> 8) & 255, tag.length & 255);
+
 /** SHA-256(u32be(len(tag)) ‖ tag ‖ parts…), the reference's domain-separated digest */
 export function taggedDigest(tag: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, tag.length, false);
-  return sha256(len, tag, ...parts);
+  return sha256(tagLength(tag), tag, ...parts);
 }
 
 /** a digest as a non-zero scalar: (d mod (n−1)) + 1 */
@@ -64,9 +66,8 @@ export function digestToNonZeroScalar(digest: Uint8Array): bigint {
 export function hashToScalar(tag: Uint8Array, parts: readonly Uint8Array[]): bigint {
   if (!native()) return digestToNonZeroScalar(taggedDigest(tag, parts));
   // the tagged digest as hex straight into a bigint: no digest bytes to allocate
-  const length = join([tag, ...parts], 4);
-  scratch.set([tag.length >>> 24, (tag.length >>> 16) & 255, (tag.length >>> 8) & 255, tag.length & 255]);
-  return (BigInt("0x" + hashJoined(length, "hex")) % (ORDER - 1n)) + 1n;
+  const digest = hashJoined(join([tagLength(tag), tag, ...parts]), "hex");
+  return (BigInt("0x" + digest) % (ORDER - 1n)) + 1n;
 }
 
 const TAG_POLYNOMIAL_ARG = encoder.encode("POLYNOMIAL_ARG");
