@@ -33,7 +33,7 @@ export class WorkerTaskError extends Error {
 /**
  * A message to a worker carries at most this many capsules (or one larger task): enough to
  * spare thread hops when many small requests queue, few enough that the tasks of a large request
- * (which the service splits to this size) spread over the workers as each becomes free.
+ * (split by taskSizes) spread over the workers as each becomes free.
  */
 export const CAPSULES_PER_MESSAGE = 8;
 /**
@@ -42,6 +42,20 @@ export const CAPSULES_PER_MESSAGE = 8;
  * re-encryptions/s with 64-capsule requests on 2 cores).
  */
 const PIPELINE_DEPTH = 2;
+
+/**
+ * How a request of `capsules` capsules is split into tasks for `workers` crypto threads: as few
+ * tasks as CAPSULES_PER_MESSAGE allows, but at least one per worker (a request of a few capsules
+ * is spread over the cores, not run on one while the other idles), in sizes that differ by at
+ * most one (10 capsules: 5 + 5, not 8 + 2). One worker: one task.
+ */
+export function taskSizes(capsules: number, workers: number): number[] {
+  if (capsules <= 0) return [];
+  const count =
+    workers > 1 ? Math.max(Math.ceil(capsules / CAPSULES_PER_MESSAGE), Math.min(capsules, workers)) : 1;
+  const small = Math.floor(capsules / count);
+  return Array.from({ length: count }, (_, i) => small + (i < capsules % count ? 1 : 0));
+}
 const capsulesOf = (task: CryptoTask): number => (task.kind === "reencrypt" ? task.capsules.length : 1);
 
 interface Job {

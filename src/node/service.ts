@@ -26,7 +26,7 @@ import type { ShareKeys } from "./crypto-worker";
 import { NodeError, refuse } from "./errors";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
-import { CAPSULES_PER_MESSAGE, WorkerTaskError, type CryptoPool } from "./pool";
+import { WorkerTaskError, taskSizes, type CryptoPool } from "./pool";
 import type { NodeStorage, StoredShare } from "./storage";
 
 export const SOFTWARE_VERSION = "nkms-node/0.1.0";
@@ -316,16 +316,17 @@ export class NodeService {
   }
 
   /**
-   * Re-encrypts the capsules; a large batch is split into tasks of CAPSULES_PER_MESSAGE, which
-   * the crypto workers take as each becomes free (a worker that is preempted or collecting
-   * garbage holds back one small task, not half the request). Their cfrags, leaves and capsule
-   * hashes are merged in request order.
+   * Re-encrypts the capsules in tasks of at most CAPSULES_PER_MESSAGE, at least one per worker
+   * (taskSizes), which the crypto workers take as each becomes free (a worker that is preempted
+   * or collecting garbage holds back one small task, not half the request). Their cfrags, leaves
+   * and capsule hashes are merged in request order.
    */
   private async reencryptOnWorkers(keys: ShareKeys, capsules: Uint8Array[]) {
-    const chunk = this.d.pool.size > 1 ? CAPSULES_PER_MESSAGE : capsules.length;
     const tasks = [];
-    for (let start = 0; start < capsules.length; start += chunk) {
-      tasks.push(this.crypto({ kind: "reencrypt", ...keys, capsules: capsules.slice(start, start + chunk) }));
+    let start = 0;
+    for (const size of taskSizes(capsules.length, this.d.pool.size)) {
+      tasks.push(this.crypto({ kind: "reencrypt", ...keys, capsules: capsules.slice(start, start + size) }));
+      start += size;
     }
     const result = {
       cfrags: [] as Uint8Array[],

@@ -4,7 +4,13 @@ import fs from "node:fs";
 import { Worker } from "node:worker_threads";
 import * as pre from "../../src/pre";
 import type { CryptoTask } from "../../src/node/crypto-worker";
-import { CryptoPool, WorkerCrashedError, WorkerTaskError } from "../../src/node/pool";
+import {
+  CAPSULES_PER_MESSAGE,
+  CryptoPool,
+  WorkerCrashedError,
+  WorkerTaskError,
+  taskSizes,
+} from "../../src/node/pool";
 
 /** A share's keys and a kfrag encrypted to the node, as the service hands them to the pool. */
 function fixture() {
@@ -24,6 +30,38 @@ function fixture() {
   const data = { encryptingSecret: nodeSk.toBEBytes(), nice: 0 };
   return { data, keys, owner, signer, recipient, kfragId: kfrag.kfrag.id };
 }
+
+describe("node: splitting a request into tasks", () => {
+  it("spreads a few capsules over the workers and a large batch in even tasks of at most 8", () => {
+    expect(taskSizes(1, 2)).to.deep.equal([1]);
+    expect(taskSizes(2, 2)).to.deep.equal([1, 1]);
+    expect(taskSizes(8, 2)).to.deep.equal([4, 4]);
+    expect(taskSizes(10, 2)).to.deep.equal([5, 5]);
+    expect(taskSizes(17, 2)).to.deep.equal([6, 6, 5]);
+    expect(taskSizes(64, 2)).to.deep.equal(Array(8).fill(8));
+    expect(taskSizes(3, 4)).to.deep.equal([1, 1, 1]);
+    // one worker: one task, whatever the size
+    expect(taskSizes(64, 1)).to.deep.equal([64]);
+    expect(taskSizes(0, 2)).to.deep.equal([]);
+  });
+
+  it("covers every capsule exactly once, in tasks no larger than a message", () => {
+    for (let workers = 1; workers <= 4; workers++) {
+      for (let capsules = 1; capsules <= 130; capsules++) {
+        const sizes = taskSizes(capsules, workers);
+        expect(sizes.reduce((a, b) => a + b, 0)).to.equal(capsules);
+        expect(Math.min(...sizes)).to.be.greaterThan(0);
+        expect(Math.max(...sizes) - Math.min(...sizes)).to.be.at.most(1);
+        if (workers > 1) {
+          expect(Math.max(...sizes)).to.be.at.most(CAPSULES_PER_MESSAGE);
+          expect(sizes.length).to.equal(
+            Math.max(Math.ceil(capsules / CAPSULES_PER_MESSAGE), Math.min(capsules, workers)),
+          );
+        } else expect(sizes).to.have.length(1);
+      }
+    }
+  });
+});
 
 describe("node: crypto worker pool", function () {
   this.timeout(60_000);
