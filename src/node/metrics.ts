@@ -109,11 +109,42 @@ export class Registry {
   }
 }
 
+const LOOP_TICK_MS = 10;
+
+/**
+ * The longest delay of the event loop (the main thread blocked: a garbage collection, a long
+ * synchronous task, the process not scheduled) since the previous read, in seconds: every request
+ * that arrived meanwhile waited that long. A timer every 10 ms notes how late it runs (its own
+ * timer, not perf_hooks' monitorEventLoopDelay, whose reset also forgets a delay in progress).
+ */
+function eventLoopDelayMax(): { read: () => number; stop: () => void } {
+  let last = performance.now();
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last - LOOP_TICK_MS);
+    last = now;
+  }, LOOP_TICK_MS);
+  timer.unref();
+  return {
+    read: () => {
+      // a delay still in progress counts too
+      const value = Math.max(max, performance.now() - last - LOOP_TICK_MS, 0) / 1000;
+      max = 0;
+      return value;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 /** The node's metrics. */
 export function nodeMetrics(storageBytes: () => number) {
   const registry = new Registry();
+  const loop = eventLoopDelayMax();
   return {
     registry,
+    /** stops the event-loop timer (when the node stops) */
+    stop: loop.stop,
     requests: registry.register(new Counter("nkms_requests_total", "HTTP requests by endpoint and status")),
     latency: registry.register(
       new Histogram(
@@ -134,6 +165,13 @@ export function nodeMetrics(storageBytes: () => number) {
     settlements: registry.register(new Counter("nkms_settlements_total", "fee settlements by result")),
     shares: registry.register(new Gauge("nkms_shares", "policy shares held")),
     storageBytes: registry.register(new Gauge("nkms_storage_bytes", "database size in bytes", storageBytes)),
+    eventLoopDelay: registry.register(
+      new Gauge(
+        "nkms_event_loop_delay_max_seconds",
+        "longest event-loop delay since the previous scrape (the main thread blocked)",
+        loop.read,
+      ),
+    ),
   };
 }
 

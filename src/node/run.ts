@@ -77,6 +77,7 @@ export async function startNode(
   try {
     await duties.start();
   } catch (error) {
+    metrics.stop();
     await storage.close();
     if (error instanceof NotBondedError)
       logger.error("refusing to serve: the operator is not bonded", { error });
@@ -121,6 +122,7 @@ export async function startNode(
     address = await server.listen();
   } catch (error) {
     duties.stop();
+    metrics.stop();
     await pool.close();
     await storage.close();
     throw error;
@@ -142,6 +144,7 @@ export async function startNode(
     chain,
     async close() {
       duties.stop();
+      metrics.stop();
       await server.close();
       await pool.close();
       await storage.close();

@@ -624,16 +624,18 @@ describe("node service over HTTPS", function () {
       );
       expect(health.status).to.equal("ok");
       expect(health.staker).to.equal(node.metadata.staker);
-      const metrics = Buffer.from(
-        (
-          await requestNode({
-            url: node.url,
-            tlsFingerprint: node.fingerprint,
-            method: "GET",
-            path: "/metrics",
-          })
-        ).body,
-      ).toString();
+      const scrape = async () =>
+        Buffer.from(
+          (
+            await requestNode({
+              url: node.url,
+              tlsFingerprint: node.fingerprint,
+              method: "GET",
+              path: "/metrics",
+            })
+          ).body,
+        ).toString();
+      const metrics = await scrape();
       for (const name of [
         "nkms_requests_total",
         "nkms_request_duration_seconds_bucket",
@@ -646,6 +648,21 @@ describe("node service over HTTPS", function () {
         expect(metrics).to.contain(name);
       }
       expect(metrics).to.match(/nkms_errors_total\{code="REPLAYED"\} [1-9]/);
+
+      // the longest event-loop delay since the previous scrape: this node runs in the test's
+      // process, so blocking the test's main thread for 80 ms blocks the node's
+      const loopDelay = async () =>
+        Number(/^nkms_event_loop_delay_max_seconds (\S+)$/m.exec(await scrape())![1]);
+      await loopDelay();
+      const blockedSince = Date.now();
+      while (Date.now() - blockedSince < 80) {
+        // busy: the event loop does not turn
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const blocked = await loopDelay();
+      expect(blocked).to.be.at.least(0.06);
+      // read once, then restarted
+      expect(await loopDelay()).to.be.below(blocked);
     });
   });
 
