@@ -7,6 +7,7 @@
  * answers with every latency and its own CPU time.
  */
 import https from "node:https";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { requestNode } from "../src/protocol/https";
 
 export type LoadRun =
@@ -18,8 +19,13 @@ export interface LoadResult {
   seconds: number;
   /** CPU time of this process during the run, ms */
   cpuMs: number;
-  /** the node's own count (its latency histogram) of re-encryption answers within 20 ms, and of all, during the run */
-  node: { within20ms: number; total: number };
+  /**
+   * the node's own count (its latency histogram) of re-encryption answers within 20 ms, and of
+   * all, during the run; and the longest delay of its event loop meanwhile, ms
+   */
+  node: { within20ms: number; total: number; maxLoopDelayMs: number };
+  /** the longest delay of this process's event loop during the run, ms (requests of an open loop left late by as much) */
+  maxLoopDelayMs: number;
 }
 
 /** The node's /metrics: its re-encryption answers within 20 ms and in all, from handler start to answer written. */
@@ -38,7 +44,12 @@ async function nodeCounts(spec: LoadRun, agent: https.Agent): Promise<LoadResult
     const at = text.indexOf(line);
     return at < 0 ? 0 : parseInt(text.slice(at + line.length), 10);
   };
-  return { within20ms: bucket("0.02"), total: bucket("+Inf") };
+  const delay = /^nkms_event_loop_delay_max_seconds (\S+)$/m.exec(text);
+  return {
+    within20ms: bucket("0.02"),
+    total: bucket("+Inf"),
+    maxLoopDelayMs: delay ? 1000 * Number(delay[1]) : NaN,
+  };
 }
 
 async function run(spec: LoadRun): Promise<LoadResult> {
@@ -61,7 +72,10 @@ async function run(spec: LoadRun): Promise<LoadResult> {
   const warm = spec.mode === "closed" ? spec.concurrency : spec.warm;
   await Promise.all(spec.bodies.slice(0, warm).map(send));
   const bodies = spec.bodies.slice(warm);
+  // (reading the node's metrics restarts its longest event-loop delay)
   const node0 = await nodeCounts(spec, agent);
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   let latencies: number[];
@@ -87,13 +101,19 @@ async function run(spec: LoadRun): Promise<LoadResult> {
   }
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  loop.disable();
   const node1 = await nodeCounts(spec, agent);
   agent.destroy();
   return {
     latencies,
     seconds,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    node: { within20ms: node1.within20ms - node0.within20ms, total: node1.total - node0.total },
+    node: {
+      within20ms: node1.within20ms - node0.within20ms,
+      total: node1.total - node0.total,
+      maxLoopDelayMs: node1.maxLoopDelayMs,
+    },
+    maxLoopDelayMs: loop.max / 1e6,
   };
 }
 

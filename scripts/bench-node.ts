@@ -230,9 +230,9 @@ async function main(): Promise<void> {
       if (best < peak && best > peak / 2) halfLoads.push({ batch, load: peak / 2, basis: "the node's peak" });
     }
     console.log(
-      "\n| capsules per request | half of | offered load (reenc/s) | requests/s | p50 ms | p99 ms | answered within 20 ms | the node's own count: within 20 ms | chain process CPU (% of a core) |",
+      "\n| capsules per request | half of | offered load (reenc/s) | requests/s | p50 ms | p99 ms | answered within 20 ms | the node's own count: within 20 ms | longest event-loop stall, node / load generator (ms) | chain process CPU (% of a core) |",
     );
-    console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const { batch, load: offered, basis } of halfLoads) {
       const requestRate = offered / batch;
       // long enough that p99 is not just the worst few requests
@@ -246,6 +246,7 @@ async function main(): Promise<void> {
         latencies,
         seconds,
         node: counts,
+        maxLoopDelayMs,
       } = await runLoad({
         mode: "open",
         ...target,
@@ -257,7 +258,7 @@ async function main(): Promise<void> {
       latencies.sort((a, b) => a - b);
       const pct = (part: number, all: number) => `${((100 * part) / all).toFixed(1)}%`;
       console.log(
-        `| ${batch} | ${basis} | ${offered.toFixed(0)} | ${requestRate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${pct(latencies.filter((l) => l <= 20).length, latencies.length)} | ${pct(counts.within20ms, counts.total)} of ${counts.total} | ${chainCpu.toFixed(1)}% |`,
+        `| ${batch} | ${basis} | ${offered.toFixed(0)} | ${requestRate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${pct(latencies.filter((l) => l <= 20).length, latencies.length)} | ${pct(counts.within20ms, counts.total)} of ${counts.total} | ${counts.maxLoopDelayMs.toFixed(1)} / ${maxLoopDelayMs.toFixed(1)} | ${chainCpu.toFixed(1)}% |`,
       );
     }
     load.kill();
