@@ -7,7 +7,7 @@ import { requestNode } from "../protocol/https";
 import { connectNodeChain } from "../node/chain-contracts";
 import { loadConfig } from "../node/config";
 import { nodeFiles } from "../node/files";
-import { initNode } from "../node/init";
+import { checkNotInitialised, initNode } from "../node/init";
 import { startNode } from "../node/run";
 import { NodeStorage } from "../node/storage";
 import { pemFingerprint } from "../node/tls";
@@ -32,6 +32,8 @@ export function registerNodeCommands(program: Command): void {
     .option("--scrypt-n <n>", "scrypt work factor of the keystores (power of two)", "131072")
     .action(async (o) => {
       if (!o.network && !o.deployments) throw new Error("give --network <name> or --deployments <file>");
+      // refused before the passphrase is asked for
+      checkNotInitialised(path.resolve(o.dir));
       const passphrase = await readPassphrase({ passphraseFile: o.passphraseFile, confirm: true });
       const result = await initNode({
         dir: path.resolve(o.dir),

@@ -42,10 +42,16 @@ export class InitError extends Error {
   }
 }
 
-export async function initNode(o: InitOptions): Promise<InitResult> {
-  const configFile = path.join(o.dir, "config.json");
+/** Throws InitError if `dir` already holds a node (before anything is asked or written). */
+export function checkNotInitialised(dir: string): string {
+  const configFile = path.join(dir, "config.json");
   if (fs.existsSync(configFile))
     throw new InitError(`${configFile} exists; this node is already initialised`);
+  return configFile;
+}
+
+export async function initNode(o: InitOptions): Promise<InitResult> {
+  const configFile = checkNotInitialised(o.dir);
   const dataDir = path.join(o.dir, "data");
   const files = nodeFiles(dataDir);
   fs.mkdirSync(path.dirname(files.operatorKeystore), { recursive: true, mode: 0o700 });

@@ -83,6 +83,10 @@ describe("nkms node (command line)", function () {
     const again = await nkms([...args, ...options]);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.contain("ALREADY_INITIALISED");
+    // refused before any passphrase is asked for (none is given here, and there is no terminal)
+    const unasked = await nkms(args);
+    expect(unasked.code).to.equal(1);
+    expect(unasked.stderr).to.contain("ALREADY_INITIALISED");
   });
 
   it("run refuses to serve while unbonded (exit 2); status shows the on-chain and local state", async () => {
