@@ -129,18 +129,25 @@ function eventLoopDelayMax(): { read: () => number; stop: () => void } {
   return {
     read: () => {
       // a delay still in progress counts too
-      const value = Math.max(max, performance.now() - last - LOOP_TICK_MS, 0) / 1000;
+      const ms = Math.max(max, performance.now() - last - LOOP_TICK_MS, 0);
       max = 0;
-      return value;
+      return Math.round(ms * 1000) / 1e6; // seconds, to the microsecond
     },
     stop: () => clearInterval(timer),
   };
 }
 
+/** Error codes whose series are exported from the start, at 0, so alerts on them have a series to watch. */
+const ALERTED_ERRORS = ["INTERNAL", "CHAIN_UNAVAILABLE", "CHECKPOINT_FAILED"];
+
 /** The node's metrics. */
 export function nodeMetrics(storageBytes: () => number) {
   const registry = new Registry();
   const loop = eventLoopDelayMax();
+  const errors = registry.register(
+    new Counter("nkms_errors_total", "refused or failed requests by error code"),
+  );
+  for (const code of ALERTED_ERRORS) errors.inc({ code }, 0);
   return {
     registry,
     /** stops the event-loop timer (when the node stops) */
@@ -154,7 +161,7 @@ export function nodeMetrics(storageBytes: () => number) {
       ),
     ),
     reencryptions: registry.register(new Counter("nkms_reencryptions_total", "capsules re-encrypted")),
-    errors: registry.register(new Counter("nkms_errors_total", "refused or failed requests by error code")),
+    errors,
     commitments: registry.register(new Counter("nkms_commitments_total", "period commitments by result")),
     commitmentAlarm: registry.register(
       new Gauge("nkms_commitment_alarm", "1 while the last commitment attempt for the next period failed"),

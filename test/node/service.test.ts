@@ -648,6 +648,10 @@ describe("node service over HTTPS", function () {
         expect(metrics).to.contain(name);
       }
       expect(metrics).to.match(/nkms_errors_total\{code="REPLAYED"\} [1-9]/);
+      // the series operators alert on exist from the start; no internal error so far
+      expect(metrics).to.match(/^nkms_errors_total\{code="INTERNAL"\} 0$/m);
+      expect(metrics).to.match(/^nkms_errors_total\{code="CHAIN_UNAVAILABLE"\} \d+$/m);
+      expect(metrics).to.match(/^nkms_errors_total\{code="CHECKPOINT_FAILED"\} 0$/m);
 
       // the longest event-loop delay since the previous scrape: this node runs in the test's
       // process, so blocking the test's main thread for 80 ms blocks the node's
