@@ -13,6 +13,7 @@ import type { NodeConfig } from "./config";
 import { Duties } from "./duties";
 import { NotBondedError } from "./errors";
 import { nodeFiles } from "./files";
+import { lockDataDir } from "./lock";
 import { NodeServer } from "./http";
 import { readKeystore } from "./keystore";
 import { createLogger, type Logger } from "./log";
@@ -57,98 +58,105 @@ export async function startNode(
     certPem: fs.readFileSync(files.tlsCert, "utf8"),
     keyPem: fs.readFileSync(files.tlsKey, "utf8"),
   };
-
-  const chain = options.chain
-    ? await options.chain(operatorSecret)
-    : await connectNodeChain(config, operatorSecret);
-  const bondedTo = await chain.stakerOfOperator(operator.address);
-  const staker = getAddress(config.chain.staker ?? bondedTo);
-
-  const metrics = nodeMetrics(() => storage.sizeBytes());
-  const storage = new NodeStorage(config.dataDir, {
-    checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
-    onCheckpointError: (message) => {
-      logger.error("database checkpoint failed", { error: message });
-      metrics.errors.inc({ code: "CHECKPOINT_FAILED" });
-    },
-  });
-  metrics.shares.set(storage.countShares());
-  const duties = new Duties(chain, config, staker, operator.address, storage, logger, metrics);
+  // before anything that acts: another process on this data directory refuses this one
+  const unlock = lockDataDir(config.dataDir);
   try {
-    await duties.start();
-  } catch (error) {
-    metrics.stop();
-    await storage.close();
-    if (error instanceof NotBondedError)
-      logger.error("refusing to serve: the operator is not bonded", { error });
-    throw error;
-  }
+    const chain = options.chain
+      ? await options.chain(operatorSecret)
+      : await connectNodeChain(config, operatorSecret);
+    const bondedTo = await chain.stakerOfOperator(operator.address);
+    const staker = getAddress(config.chain.staker ?? bondedTo);
 
-  const pool = new CryptoPool({ encryptingSecret, nice: config.workerNice }, config.workers);
-  const service = new NodeService({
-    config,
-    storage,
-    pool,
-    policies: new PolicyCache(chain, staker, config.policyCacheTtlMs),
-    operator,
-    staker,
-    chainId: chain.chainId,
-    adjudicator: chain.adjudicator,
-    policyManager: chain.policyManager,
-    keyLeakChallenge: chain.keyLeakChallenge,
-    encryptingKey,
-    tlsFingerprint: pemFingerprint(tls.certPem),
-    logger,
-    metrics,
-    capacity: async () => (await chain.shareCapacity(staker)).capacity,
-  });
-  const server = new NodeServer({
-    config,
-    service,
-    tls,
-    logger,
-    metrics,
-    health: () => ({
-      status: duties.state.consecutiveCommitFailures > 0 ? "degraded" : "ok",
+    const metrics = nodeMetrics(() => storage.sizeBytes());
+    const storage = new NodeStorage(config.dataDir, {
+      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+      onCheckpointError: (message) => {
+        logger.error("database checkpoint failed", { error: message });
+        metrics.errors.inc({ code: "CHECKPOINT_FAILED" });
+      },
+    });
+    metrics.shares.set(storage.countShares());
+    const duties = new Duties(chain, config, staker, operator.address, storage, logger, metrics);
+    try {
+      await duties.start();
+    } catch (error) {
+      metrics.stop();
+      await storage.close();
+      if (error instanceof NotBondedError)
+        logger.error("refusing to serve: the operator is not bonded", { error });
+      throw error;
+    }
+
+    const pool = new CryptoPool({ encryptingSecret, nice: config.workerNice }, config.workers);
+    const service = new NodeService({
+      config,
+      storage,
+      pool,
+      policies: new PolicyCache(chain, staker, config.policyCacheTtlMs),
+      operator,
       staker,
-      operator: operator.address,
-      shares: storage.countShares(),
-      ...duties.state,
-    }),
-  });
-  let address: AddressInfo;
-  try {
-    await pool.ready();
-    address = await server.listen();
-  } catch (error) {
-    duties.stop();
-    metrics.stop();
-    await pool.close();
-    await storage.close();
-    throw error;
-  }
-  logger.info("node serving", {
-    url: config.publicUrl,
-    listen: `${address.address}:${address.port}`,
-    staker,
-    operator: operator.address,
-    workers: pool.size,
-  });
-  return {
-    address,
-    staker,
-    operator: operator.address,
-    service,
-    storage,
-    duties,
-    chain,
-    async close() {
+      chainId: chain.chainId,
+      adjudicator: chain.adjudicator,
+      policyManager: chain.policyManager,
+      keyLeakChallenge: chain.keyLeakChallenge,
+      encryptingKey,
+      tlsFingerprint: pemFingerprint(tls.certPem),
+      logger,
+      metrics,
+      capacity: async () => (await chain.shareCapacity(staker)).capacity,
+    });
+    const server = new NodeServer({
+      config,
+      service,
+      tls,
+      logger,
+      metrics,
+      health: () => ({
+        status: duties.state.consecutiveCommitFailures > 0 ? "degraded" : "ok",
+        staker,
+        operator: operator.address,
+        shares: storage.countShares(),
+        ...duties.state,
+      }),
+    });
+    let address: AddressInfo;
+    try {
+      await pool.ready();
+      address = await server.listen();
+    } catch (error) {
       duties.stop();
       metrics.stop();
-      await server.close();
       await pool.close();
       await storage.close();
-      logger.info("node stopped");
-    },
-  };
+      throw error;
+    }
+    logger.info("node serving", {
+      url: config.publicUrl,
+      listen: `${address.address}:${address.port}`,
+      staker,
+      operator: operator.address,
+      workers: pool.size,
+    });
+    return {
+      address,
+      staker,
+      operator: operator.address,
+      service,
+      storage,
+      duties,
+      chain,
+      async close() {
+        duties.stop();
+        metrics.stop();
+        await server.close();
+        await pool.close();
+        await storage.close();
+        unlock();
+        logger.info("node stopped");
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }

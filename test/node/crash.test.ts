@@ -5,7 +5,16 @@ import { buildReencryptionRequest } from "../../src/protocol/build";
 import { decode, encode } from "../../src/protocol/codec";
 import { ReencryptionRequest, ReencryptionResponse, ShareReceipt } from "../../src/protocol/messages";
 import { connect, createPolicy, post, shareFor, type Grant, type NodeHandle } from "./client";
-import { createTestNode, spawnNode, startTestNet, waitServing, type TestNet, type TestNode } from "./harness";
+import { startNode } from "../../src/node/run";
+import {
+  createTestNode,
+  PASSPHRASE,
+  spawnNode,
+  startTestNet,
+  waitServing,
+  type TestNet,
+  type TestNode,
+} from "./harness";
 
 describe("node crash safety", function () {
   this.timeout(300_000);
@@ -73,6 +82,19 @@ describe("node crash safety", function () {
       const again = decode(ShareReceipt, await post(node, "/v1/shares", shares[grants.indexOf(grant)]));
       expect(again.storedAt).to.equal(receipt.storedAt);
     }
+    // the killed process's lock on the data directory went with it (the restart above took it);
+    // the running one's holds: a second node on the same directory is refused before it acts
+    let reachedChain = false;
+    await startNode(testNode.config, PASSPHRASE, {
+      chain: () => {
+        reachedChain = true;
+        throw new Error("a second node went on to the chain");
+      },
+    }).then(
+      () => expect.fail("a second node started on a data directory in use"),
+      (error: { code?: string }) => expect(error.code).to.equal("DATA_DIR_IN_USE"),
+    );
+    expect(reachedChain).to.equal(false);
     child.kill("SIGTERM");
     await new Promise((resolve) => child!.once("exit", resolve));
     child = undefined;
