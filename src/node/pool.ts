@@ -68,7 +68,12 @@ interface Slot {
   worker: Worker;
   /** the messages the worker holds (running, then queued in its port), each its jobs in order */
   batches: Job[][];
+  /** called once the worker holds no message (set while the pool closes) */
+  onDrained?: () => void;
 }
+
+/** How long close() lets the workers finish the tasks they hold. */
+const CLOSE_GRACE_MS = 10_000;
 
 /** A worker's answer for one task. */
 export type TaskOutcome =
@@ -117,9 +122,24 @@ export class CryptoPool {
     for (const slot of this.slots) slot.worker.postMessage({ kind: "forget" } satisfies CryptoTask);
   }
 
+  /**
+   * Refuses queued tasks, lets the workers finish (and answer) the ones they hold, then stops
+   * them. A thread stopped in the middle of a task may be inside a native call, and some addons
+   * (node-addon-api's error path) abort the whole process when their thread is torn down there.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new WorkerCrashedError("crypto pool closed"));
+    const drained = (slot: Slot) =>
+      slot.batches.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (slot.onDrained = resolve));
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.slots.map(drained)),
+      new Promise((resolve) => (grace = setTimeout(resolve, CLOSE_GRACE_MS))),
+    ]);
+    clearTimeout(grace);
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
@@ -144,11 +164,13 @@ export class CryptoPool {
         if (outcome.ok) job.resolve(outcome.result);
         else job.reject(new WorkerTaskError(outcome.code, outcome.message));
       });
+      if (slot.batches.length === 0) slot.onDrained?.();
       this.dispatch();
     });
     const replace = (reason: string) => {
       const jobs = slot.batches.flat();
       slot.batches = [];
+      slot.onDrained?.();
       for (const job of jobs) job.reject(new WorkerCrashedError(reason));
       if (this.closed) return;
       const index = this.slots.indexOf(slot);
