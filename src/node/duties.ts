@@ -99,10 +99,20 @@ export class Duties {
     }
   }
 
-  /** Settles rewards and the fees of held policies, then claims unclaimed vouchers. */
+  /**
+   * Settles rewards and the fees of every policy not yet settled to its end (held, or whose share
+   * expired or was revoked since), then claims unclaimed vouchers. A policy over by chain time
+   * before this settlement is settled to its end by it (and its share released on chain).
+   */
   async settle(): Promise<void> {
     try {
-      await this.chain.settle(this.staker, this.storage.sharePolicyIds());
+      const now = await this.chain.now();
+      const policies = this.storage.unsettledPolicies();
+      await this.chain.settle(
+        this.staker,
+        policies.map((p) => p.policyId),
+      );
+      this.storage.markSettled(policies.filter((p) => p.endsAt <= now).map((p) => p.policyId));
       for (const voucher of this.storage.unclaimedVouchers()) {
         const policy = await this.chain.policy(voucher.policyId, this.staker);
         const position = policy ? policy.nodes.indexOf(this.staker) : -1;

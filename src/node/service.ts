@@ -110,9 +110,10 @@ export class NodeService {
         "the share's owner binding is not signed by the policy's on-chain owner",
       );
     }
-    if (!existing && BigInt(this.d.storage.countShares()) >= (await this.d.capacity())) {
-      throw refuse.conflict("OVER_CAPACITY", "the staker's stake does not cover another policy share");
-    }
+    const overCapacity = () =>
+      refuse.conflict("OVER_CAPACITY", "the staker's stake does not cover another policy share");
+    const capacity = existing ? undefined : await this.chainRead(() => this.d.capacity());
+    if (capacity !== undefined && BigInt(this.d.storage.countShares()) >= capacity) throw overCapacity();
     const opened = await this.crypto({ kind: "openShare", ...shareKeys(share) });
     if (opened.kind !== "openShare") throw new Error("worker answered another task");
     const stored: StoredShare = {
@@ -124,8 +125,14 @@ export class NodeService {
       expiresAt: policy.endTime,
       storedAt: Date.now(),
     };
-    if (!existing && !this.d.storage.putShare(stored)) {
-      // a concurrent upload of the same policy won the insert: answer only for identical bytes
+    // checked again where the share is written: concurrent uploads, a revocation meanwhile
+    const outcome = existing ? "exists" : this.d.storage.putShare(stored, capacity);
+    if (outcome === "revoked") throw this.revoked();
+    if (outcome === "full") throw overCapacity();
+    if (outcome === "exists") {
+      // held already, or a concurrent upload of the same policy won the insert: answer only for
+      // identical bytes (and not once it was revoked meanwhile)
+      if (this.d.storage.getTombstone(share.policyId)) throw this.revoked();
       const winner = this.d.storage.getShare(share.policyId);
       if (!winner || !Buffer.from(winner.share).equals(body)) {
         throw refuse.conflict("SHARE_EXISTS", "this node already holds another share of this policy");
@@ -344,10 +351,9 @@ export class NodeService {
   }
 
   private ownerKeyOf(policyId: Uint8Array): Uint8Array {
-    const key =
-      this.d.storage.getShare(policyId)?.ownerVerifyingKey ??
-      this.d.storage.getTombstone(policyId)?.ownerVerifyingKey;
-    if (!key) throw refuse.notFound("NO_SHARE", "this node holds no share of this policy");
+    // kept after the share expired or was revoked: the owner still reads the access log
+    const key = this.d.storage.policyOwnerKey(policyId);
+    if (!key) throw refuse.notFound("NO_SHARE", "this node never held a share of this policy");
     return key;
   }
 
@@ -378,17 +384,21 @@ export class NodeService {
   }
 
   /** The on-chain policy, refused unless it exists (hence was paid), is not revoked and not over. */
-  private async activePolicy(policyId: Uint8Array, { fresh }: { fresh: boolean }): Promise<PolicyInfo> {
-    let policy: PolicyInfo | undefined;
+  /** A read of the chain; when it fails, the request is answered 503 CHAIN_UNAVAILABLE. */
+  private async chainRead<T>(read: () => Promise<T>): Promise<T> {
     try {
-      policy = await this.d.policies.policy(policyId, fresh);
+      return await read();
     } catch (error) {
-      this.d.logger.warn("cannot read the policy on chain", { error });
+      this.d.logger.warn("cannot read the chain", { error });
       throw refuse.unavailable("CHAIN_UNAVAILABLE", "the node cannot read the chain right now; retry later");
     }
+  }
+
+  private async activePolicy(policyId: Uint8Array, { fresh }: { fresh: boolean }): Promise<PolicyInfo> {
+    const policy = await this.chainRead(() => this.d.policies.policy(policyId, fresh));
     if (!policy) throw refuse.unpaid("no paid policy with this id on chain (createPolicy pays its fees)");
     if (policy.revoked) throw this.revoked();
-    const now = await this.d.policies.now();
+    const now = await this.chainRead(() => this.d.policies.now());
     if (now >= policy.endTime) throw refuse.gone("POLICY_EXPIRED", "the policy is over");
     if (now < policy.startTime)
       throw refuse.forbidden("POLICY_NOT_STARTED", "the policy has not started yet");

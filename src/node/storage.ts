@@ -52,6 +52,8 @@ export interface StorageOptions {
 /** Shares kept in memory (a few KiB each); past it the copies are dropped and read again. */
 const SHARE_CACHE_SIZE = 4096;
 
+const MAX_SQLITE_INTEGER = 2n ** 63n - 1n;
+
 /** Log pages after which a commit checkpoints by itself (only if the background thread fell behind). */
 const BACKSTOP_CHECKPOINT_PAGES = 16_384;
 
@@ -108,6 +110,14 @@ export class NodeStorage {
       CREATE TABLE IF NOT EXISTS served (
         policy_id BLOB PRIMARY KEY, count INTEGER NOT NULL,
         voucher_count INTEGER NOT NULL DEFAULT 0, voucher_signature BLOB, claimed INTEGER NOT NULL DEFAULT 0);
+      -- every policy this node took a share of, kept after the share is gone: its owner (who may
+      -- still read the access log) and whether its fees are settled to the end (the last period
+      -- can only be settled once the policy is over, when its share may already be collected)
+      CREATE TABLE IF NOT EXISTS policies (
+        policy_id BLOB PRIMARY KEY, owner_key BLOB NOT NULL, ends_at INTEGER NOT NULL,
+        settled INTEGER NOT NULL DEFAULT 0);
+      INSERT OR IGNORE INTO policies (policy_id, owner_key, ends_at)
+        SELECT policy_id, owner_key, expires_at FROM shares;
     `);
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     const intervalMs = options.checkpointIntervalMs ?? 0;
@@ -157,9 +167,21 @@ export class NodeStorage {
     return this.write("NORMAL", fn);
   }
 
-  /** Stores a share durably; returns false if the policy already has one (left unchanged). */
-  putShare(s: StoredShare): boolean {
+  /**
+   * Stores a share durably, unless (checked in the same transaction, so concurrent uploads and a
+   * revocation cannot slip between check and write) the policy was revoked here, already has a
+   * share (left unchanged), or `capacity` shares are held already.
+   */
+  putShare(s: StoredShare, capacity?: bigint): "stored" | "revoked" | "exists" | "full" {
     return this.durable(() => {
+      if (this.sql(`SELECT 1 FROM tombstones WHERE policy_id = ?`).get(s.policyId)) return "revoked";
+      if (this.sql(`SELECT 1 FROM shares WHERE policy_id = ?`).get(s.policyId)) return "exists";
+      if (capacity !== undefined && BigInt(this.countShares()) >= capacity) return "full";
+      this.sql(`INSERT OR IGNORE INTO policies (policy_id, owner_key, ends_at) VALUES (?, ?, ?)`).run(
+        s.policyId,
+        s.ownerVerifyingKey,
+        s.expiresAt,
+      );
       const result = this.sql(
         `INSERT OR IGNORE INTO shares (policy_id, share, owner_key, recipient_key, kfrag_id, expires_at, stored_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -172,7 +194,7 @@ export class NodeStorage {
         s.expiresAt,
         s.storedAt,
       );
-      return result.changes === 1;
+      return result.changes === 1 ? "stored" : "exists";
     });
   }
 
@@ -340,8 +362,25 @@ export class NodeStorage {
   }
 
   /** Policy ids of the shares held (for fee settlement). */
-  sharePolicyIds(): Uint8Array[] {
-    return (this.sql(`SELECT policy_id FROM shares`).all() as Row[]).map((row) => bytes(row.policy_id));
+  /** The policies whose fees are not yet settled to their end (their share may be gone). */
+  unsettledPolicies(): { policyId: Uint8Array; endsAt: number }[] {
+    const rows = this.sql(`SELECT policy_id, ends_at FROM policies WHERE settled = 0`).all() as Row[];
+    return rows.map((row) => ({ policyId: bytes(row.policy_id), endsAt: Number(row.ends_at) }));
+  }
+
+  /** Records that these policies' fees are settled to their end. */
+  markSettled(policyIds: Uint8Array[]): void {
+    if (policyIds.length === 0) return;
+    this.durable(() => {
+      for (const id of policyIds) this.sql(`UPDATE policies SET settled = 1 WHERE policy_id = ?`).run(id);
+    });
+  }
+
+  /** The owner's verifying key of a policy this node ever took a share of. */
+  policyOwnerKey(policyId: Uint8Array): Uint8Array | undefined {
+    const row = this.sql(`SELECT owner_key FROM policies WHERE policy_id = ?`).get(policyId) as
+      Row | undefined;
+    return row ? bytes(row.owner_key) : undefined;
   }
 
   /** Records a nonce alone (requests that write no log entry); false if seen before. */
@@ -371,6 +410,8 @@ export class NodeStorage {
   }
 
   readLog(policyId: Uint8Array, fromSequence: bigint, limit: number): Uint8Array[] {
+    // sequences are SQLite integers (below 2⁶³): none is at or beyond a larger request
+    if (fromSequence > MAX_SQLITE_INTEGER) return [];
     const rows = this.sql(
       `SELECT entry FROM access_log WHERE policy_id = ? AND sequence >= ? ORDER BY sequence LIMIT ?`,
     ).all(policyId, fromSequence, limit) as Row[];

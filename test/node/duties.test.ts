@@ -1,13 +1,19 @@
 import { expect } from "chai";
 import { NotBondedError } from "../../src/node/errors";
-import type { RunningNode } from "../../src/node/run";
+import { connectNodeChain } from "../../src/node/chain-contracts";
+import { startNode, type RunningNode } from "../../src/node/run";
 import { requestNode } from "../../src/protocol/https";
-import { connect, createPolicy, expectRefusal, post, shareFor } from "./client";
+import { hexlify } from "ethers";
+import { buildAccessLogRequest } from "../../src/protocol/build";
+import { decode, encode } from "../../src/protocol/codec";
+import { AccessLog, AccessLogRequest } from "../../src/protocol/messages";
+import { connect, createPolicy, expectRefusal, policyManager, post, shareFor } from "./client";
 import {
   captureLogger,
   createTestNode,
   eventually,
   nextPeriod,
+  PASSPHRASE,
   runTestNode,
   startTestNet,
   type TestNet,
@@ -112,6 +118,71 @@ describe("node duties", function () {
     expect(running.storage.getShare(grant.policyId)).to.not.equal(undefined);
     await nextPeriod(net);
     await eventually(() => running!.storage.getShare(grant.policyId) === undefined);
+  });
+
+  it("settles a policy to its end after its expired share was collected: fees paid, share released on chain, log still readable", async () => {
+    running = await runTestNode(testNode);
+    const node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    const staker = node.metadata.staker;
+    const pm = await policyManager(net);
+    const grant = await createPolicy(net, net.signers[3], [staker], { periods: 2 });
+    await post(node, "/v1/shares", await shareFor(grant, node));
+    const [, held] = await net.escrow.shareCapacity(staker);
+    const balance = await pm.balanceOf(staker);
+    // the node commits to the policy's second period, then the policy ends and its share is collected
+    const second = Number(await net.escrow.currentPeriod()) + 1;
+    await eventually(() => net.escrow.committed(staker, second));
+    await nextPeriod(net);
+    await nextPeriod(net);
+    await eventually(() => running!.storage.getShare(grant.policyId) === undefined);
+
+    await running.duties.settle();
+    // its last period settled: the share no longer counts against the stake (nor does the one of
+    // the previous test's policy, also over and collected), the fee is the node's
+    expect(held).to.be.greaterThan(0n);
+    expect((await net.escrow.shareCapacity(staker))[1]).to.equal(0n);
+    expect(await pm.balanceOf(staker)).to.be.greaterThan(balance);
+    const unsettled = running.storage.unsettledPolicies().map((p) => hexlify(p.policyId));
+    expect(unsettled).to.not.include(hexlify(grant.policyId));
+    // the owner still reads the (empty) access log of the expired policy
+    const request = buildAccessLogRequest({
+      policyId: grant.policyId,
+      node: staker,
+      ownerSigner: grant.ownerSigner,
+    });
+    const page = decode(AccessLog, await post(node, "/v1/access-log", encode(AccessLogRequest, request)));
+    expect(page.entries).to.have.length(0);
+  });
+
+  it("answers 503 CHAIN_UNAVAILABLE, not a 500, when a chain read of a request fails, and keeps serving", async () => {
+    // the node's real chain access, with reads that fail while `down` names them
+    const down = new Set<string>();
+    running = await startNode(testNode.config, PASSPHRASE, {
+      logger: captureLogger().logger,
+      chain: async (secret) => {
+        const chain = await connectNodeChain(testNode.config, secret);
+        return new Proxy(chain, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver) as unknown;
+            if (typeof value !== "function") return value;
+            return (...args: unknown[]) =>
+              down.has(String(name))
+                ? Promise.reject(new Error("the RPC endpoint is down"))
+                : (value as (...a: unknown[]) => unknown).apply(target, args);
+          },
+        });
+      },
+    });
+    const node = await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
+    const grant = await createPolicy(net, net.signers[3], [node.metadata.staker]);
+    const share = await shareFor(grant, node);
+    for (const read of ["shareCapacity", "policy"]) {
+      down.add(read);
+      await expectRefusal(post(node, "/v1/shares", share), 503, "CHAIN_UNAVAILABLE");
+      down.delete(read);
+    }
+    await post(node, "/v1/shares", share);
+    expect(running.storage.getShare(grant.policyId)).to.not.equal(undefined);
   });
 
   it("rate-limits a client that sends too many requests", async () => {

@@ -245,6 +245,49 @@ describe("node building blocks", () => {
       }
     };
 
+    it("refuses, in the write itself, a share of a revoked policy, a second share and one over capacity; keeps policies after their shares", async () => {
+      const storage = new NodeStorage(path.join(dir, "shares"));
+      try {
+        const share = (id: number) => ({
+          policyId: new Uint8Array(16).fill(id),
+          share: randomBytes(64),
+          ownerVerifyingKey: randomBytes(33),
+          recipientVerifyingKey: randomBytes(33),
+          kfragId: randomBytes(32),
+          expiresAt: 1_000 + id,
+          storedAt: Date.now(),
+        });
+        const [a, b, c] = [share(1), share(2), share(3)];
+        expect(storage.putShare(a, 2n)).to.equal("stored");
+        expect(storage.putShare({ ...a, share: randomBytes(64) }, 2n)).to.equal("exists");
+        expect(storage.putShare(b, 2n)).to.equal("stored");
+        // a third share while two are held, whatever the capacity read before the write said
+        expect(storage.putShare(c, 2n)).to.equal("full");
+        expect(storage.countShares()).to.equal(2);
+        // an upload that passed its checks before the revocation does not bring the kfrag back
+        storage.revoke({
+          policyId: a.policyId,
+          orderHash: randomBytes(32),
+          ownerVerifyingKey: a.ownerVerifyingKey,
+          revokedAt: Date.now(),
+        });
+        expect(storage.putShare(a)).to.equal("revoked");
+        expect(storage.getShare(a.policyId)).to.equal(undefined);
+        // the revoked and the expired policy are still known: their owners, what is left to settle
+        expect(storage.collectExpired(2_000)).to.equal(1);
+        expect(Buffer.from(storage.policyOwnerKey(a.policyId)!).equals(a.ownerVerifyingKey)).to.equal(true);
+        expect(Buffer.from(storage.policyOwnerKey(b.policyId)!).equals(b.ownerVerifyingKey)).to.equal(true);
+        expect(storage.policyOwnerKey(c.policyId)).to.equal(undefined);
+        expect(storage.unsettledPolicies().map((p) => p.endsAt)).to.deep.equal([1_001, 1_002]);
+        storage.markSettled([a.policyId]);
+        expect(storage.unsettledPolicies().map((p) => p.endsAt)).to.deep.equal([1_002]);
+        // a log page from beyond any sequence SQLite can hold is empty, not an error
+        expect(storage.readLog(a.policyId, 2n ** 64n - 1n, 10)).to.deep.equal([]);
+      } finally {
+        await storage.close();
+      }
+    });
+
     it("checkpoints the write-ahead log in its own thread; commits never do at this size", async () => {
       const background = new NodeStorage(path.join(dir, "background"), { checkpointIntervalMs: 20 });
       const inline = new NodeStorage(path.join(dir, "inline"));
