@@ -552,6 +552,49 @@ describe("node service over HTTPS", function () {
     });
   });
 
+  describe("refusals of revocation orders, access-log reads and late shares", () => {
+    it("refuses unsigned and stale revocation orders and access-log reads, and a share of an expired policy", async () => {
+      const grant = await storedGrant();
+      const stale = Date.now() - 10 * 60_000;
+      const order = (now?: number) =>
+        buildRevocationOrder({
+          policyId: grant.policyId,
+          node: node.metadata.staker,
+          ownerSigner: grant.ownerSigner,
+          now,
+        });
+      const read = (now?: number) =>
+        buildAccessLogRequest({
+          policyId: grant.policyId,
+          node: node.metadata.staker,
+          ownerSigner: grant.ownerSigner,
+          now,
+        });
+      const unsignedOrder = encode(RevocationOrder, { ...order(), signature: new Uint8Array(64) });
+      const unsignedRead = encode(AccessLogRequest, { ...read(), signature: new Uint8Array(64) });
+      await expectRefusal(post(node, "/v1/revoke", unsignedOrder), 401, "BAD_SIGNATURE");
+      await expectRefusal(post(node, "/v1/access-log", unsignedRead), 401, "BAD_SIGNATURE");
+      await expectRefusal(
+        post(node, "/v1/revoke", encode(RevocationOrder, order(stale))),
+        401,
+        "STALE_REQUEST",
+      );
+      await expectRefusal(
+        post(node, "/v1/access-log", encode(AccessLogRequest, read(stale))),
+        401,
+        "STALE_REQUEST",
+      );
+      // none of them revoked anything
+      expect(running.storage.getShare(grant.policyId)).to.not.equal(undefined);
+
+      const late = await createPolicy(net, owner(), mine(), { periods: 1 });
+      const share = await shareFor(late, node);
+      await nextPeriod(net);
+      await expectRefusal(post(node, "/v1/shares", share), 410, "POLICY_EXPIRED");
+      expect(running.storage.getShare(late.policyId)).to.equal(undefined);
+    });
+  });
+
   describe("robustness", () => {
     const endpoints = ["/v1/shares", "/v1/reencrypt", "/v1/revoke", "/v1/access-log"];
 
@@ -590,7 +633,7 @@ describe("node service over HTTPS", function () {
       for (const path of endpoints) {
         for (const body of [...bodies, ...valid.filter((_, i) => endpoints[i] !== path)]) {
           await post(node, path, body).then(
-            () => undefined,
+            () => expect.fail(`${path} accepted a broken or misdirected body of ${body.length} bytes`),
             (error: { status?: number; nodeCode?: string }) => {
               expect(error.status, `${path}: ${error.nodeCode}`).to.be.within(400, 499);
               expect(error.nodeCode).to.be.a("string");
