@@ -225,10 +225,17 @@ export function defineMessage<T>(type: MessageType<T>): MessageType<T> {
   return type;
 }
 
-function writeHeader(w: Writer, type: MessageType<unknown>): void {
+/**
+ * The minor version a decoded message arrived with, kept on the value (not enumerable, so
+ * copies and comparisons ignore it): encoding and signing it again use the sender's header, so
+ * a newer minor version's signatures and hashes check here too.
+ */
+const RECEIVED_MINOR = Symbol("received minor version");
+
+function writeHeader<T>(w: Writer, type: MessageType<T>, value: T): void {
   w.uint(type.tag, 2);
   w.uint(type.major, 1);
-  w.uint(type.minor, 1);
+  w.uint((value as { [RECEIVED_MINOR]?: number })[RECEIVED_MINOR] ?? type.minor, 1);
 }
 
 function writeFields<T>(w: Writer, type: MessageType<T>, value: T, skip?: keyof T): void {
@@ -240,7 +247,7 @@ function writeFields<T>(w: Writer, type: MessageType<T>, value: T, skip?: keyof 
 
 export function encode<T>(type: MessageType<T>, value: T): Uint8Array {
   const w = new Writer();
-  writeHeader(w, type as MessageType<unknown>);
+  writeHeader(w, type, value);
   writeFields(w, type, value);
   return w.finish();
 }
@@ -253,7 +260,7 @@ export function encode<T>(type: MessageType<T>, value: T): Uint8Array {
 export function signingPayload<T>(type: MessageType<T>, value: T): Uint8Array {
   const w = new Writer();
   w.push(new TextEncoder().encode(`NKMS/${type.name}/v${type.major}\0`));
-  writeHeader(w, type as MessageType<unknown>);
+  writeHeader(w, type, value);
   writeFields(w, type, value, type.signature);
   return w.finish();
 }
@@ -283,14 +290,14 @@ export function typeOf(bytes: Uint8Array): MessageType<unknown> {
 
 /**
  * Decodes `bytes` as a message of `type`. Refuses other or unknown tags, another major
- * version (a newer minor version is read as this one: minors only add meaning, never bytes),
- * truncated input and trailing bytes.
+ * version (a newer minor version is read as this one: minors only add meaning, never bytes;
+ * the value remembers it for its signature and hash), truncated input and trailing bytes.
  */
 export function decode<T>(type: MessageType<T>, bytes: Uint8Array): T {
   const r = new Reader(bytes);
   const tag = Number(r.uint(2, `${type.name} header`));
   const major = Number(r.uint(1, `${type.name} header`));
-  r.uint(1, `${type.name} header`);
+  const minor = Number(r.uint(1, `${type.name} header`));
   if (tag !== type.tag) {
     const other = registry.get(tag);
     if (!other) throw new UnknownMessageTypeError(tag);
@@ -302,6 +309,7 @@ export function decode<T>(type: MessageType<T>, bytes: Uint8Array): T {
     out[key] = type.fields[key].read(r, `${type.name}.${key}`);
   }
   if (r.remaining > 0) throw new TrailingBytesError(type.name, r.remaining);
+  if (minor !== type.minor) Object.defineProperty(out, RECEIVED_MINOR, { value: minor });
   return out;
 }
 

@@ -20,6 +20,7 @@ import {
 import {
   keccak,
   keccakEngine,
+  messageHash,
   OperatorKey,
   recoverDigestSigner,
   recoverOperator,
@@ -238,6 +239,18 @@ describe("protocol messages", () => {
     expect(Buffer.from(signingPayload(ReencryptionResponse, response)).toString()).to.contain(
       "NKMS/ReencryptionResponse/v2",
     );
+  });
+
+  it("checks the signatures and hashes of a newer minor version as its sender made them", () => {
+    const newer = { ...RevocationOrder, minor: RevocationOrder.minor + 1 };
+    const sent = signUmbral(newer, { policyId: bytes(16), node, issuedAt: 3n }, ownerSigner);
+    const wire = encode(newer, sent);
+    const received = decode(RevocationOrder, wire);
+    verifyUmbral(RevocationOrder, received, ownerKey);
+    expect(hexlify(messageHash(RevocationOrder, received))).to.equal(keccak256(wire));
+    expect(hexlify(encode(RevocationOrder, received))).to.equal(hexlify(wire));
+    // the signature binds the version: the same fields under this build's minor do not verify
+    expectCode(() => verifyUmbral(RevocationOrder, { ...received }, ownerKey), "BAD_SIGNATURE");
   });
 
   it("domain-separates signatures: a signature over the bare encoding does not verify", () => {
