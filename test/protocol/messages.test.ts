@@ -202,9 +202,9 @@ describe("protocol messages", () => {
             ? verifyOperator(type as never, candidate as never, operator.address)
             : verifyUmbral(type as never, candidate as never, ownerKey);
         check(signed);
-        // flip one byte in each field region (header excluded: it changes the type or version)
+        // flip every byte (header excluded: it changes the type or version)
         const sigStart = wire.length - signed.signature.length;
-        for (let i = 4; i < sigStart; i += 7) {
+        for (let i = 4; i < sigStart; i++) {
           const tampered = Uint8Array.from(wire);
           tampered[i] ^= 0x01;
           let decoded: typeof signed;
@@ -411,9 +411,12 @@ describe("protocol messages", () => {
     );
   });
 
-  it("hashes messages by their full encoding", () => {
-    const { type, value } = examples()[6];
-    expect(keccak256(encode(type, value))).to.have.length(66);
+  it("hashes messages by their full encoding, signature included", () => {
+    for (const { type, value } of examples()) {
+      const hash = hexlify(messageHash(type as never, value as never));
+      expect(hash).to.equal(keccak256(encode(type as never, value as never)));
+      if (type.signature) expect(hash).to.not.equal(keccak256(signingPayload(type as never, value as never)));
+    }
   });
 
   it("hashes with the native keccak-256, equal to ethers' on any input and any view", () => {
