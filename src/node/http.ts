@@ -87,7 +87,16 @@ export class NodeServer {
     ]);
     this.limiter = new RateLimiter(o.config.limits.ratePerSecond, o.config.limits.rateBurst);
     this.server = https.createServer(
-      { cert: o.tls.certPem, key: o.tls.keyPem, minVersion: "TLSv1.2" },
+      {
+        cert: o.tls.certPem,
+        key: o.tls.keyPem,
+        minVersion: "TLSv1.2",
+        // how often the request and header timeouts below are enforced (Node's default, 30 s,
+        // would let a slow client hold a connection for that long past its timeout)
+        connectionsCheckingInterval: 1_000,
+        // a TLS handshake that does not finish (default 120 s)
+        handshakeTimeout: 10_000,
+      },
       (req, res) => {
         void this.handle(req, res);
       },

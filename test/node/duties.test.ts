@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import tls from "node:tls";
 import { NotBondedError } from "../../src/node/errors";
 import { connectNodeChain } from "../../src/node/chain-contracts";
 import { startNode, type RunningNode } from "../../src/node/run";
@@ -31,6 +32,7 @@ describe("node duties", function () {
       tune: (config) => {
         config.limits.ratePerSecond = 1;
         config.limits.rateBurst = 5;
+        config.limits.requestTimeoutMs = 1_000;
       },
     });
   });
@@ -183,6 +185,21 @@ describe("node duties", function () {
     }
     await post(node, "/v1/shares", share);
     expect(running.storage.getShare(grant.policyId)).to.not.equal(undefined);
+  });
+
+  it("drops a client that sends its request too slowly (the request timeout) and keeps serving", async () => {
+    running = await runTestNode(testNode);
+    const { hostname, port } = new URL(testNode.config.publicUrl);
+    const socket = tls.connect({ host: hostname, port: Number(port), rejectUnauthorized: false });
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    // a body of 100 bytes announced, 10 sent, the rest never
+    socket.write(`POST /v1/shares HTTP/1.1\r\nHost: ${hostname}\r\nContent-Length: 100\r\n\r\n`);
+    socket.write(Buffer.alloc(10));
+    await new Promise((resolve) => socket.once("close", resolve));
+    expect(answer).to.match(/^HTTP\/1\.1 408 /);
+    await connect(testNode.config.publicUrl, testNode.tlsFingerprint);
   });
 
   it("rate-limits a client that sends too many requests", async () => {
