@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import { decryptKeystoreJson, getAddress } from "ethers";
 import hre from "hardhat";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { tokens } from "../../src/chain/params";
-import { freePort, PASSPHRASE, startTestNet, type TestNet } from "./harness";
+import { eventually, freePort, PASSPHRASE, startTestNet, type TestNet } from "./harness";
 
 const BIN = path.join(__dirname, "..", "..", "bin", "nkms.cjs");
 
@@ -112,5 +112,30 @@ describe("nkms node (command line)", function () {
     expect(after.committedNext).to.equal(false);
     expect(after.local.shares).to.equal(0);
     expect(after.tlsFingerprint).to.match(/^0x[0-9a-f]{64}$/);
+
+    // running: status reaches its /health; a second `run` on the same directory is refused
+    const serving = spawn(
+      process.execPath,
+      [BIN, "node", "run", "--config", configFile, "--passphrase-file", passphraseFile],
+      {
+        env: { ...process.env, NKMS_PASSPHRASE: "" },
+        stdio: "ignore",
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => serving.once("exit", resolve));
+    try {
+      let running: { service: { status?: string }; committedNext: boolean } | undefined;
+      await eventually(async () => {
+        running = JSON.parse((await nkms(["node", "status", "--config", configFile, "--json"])).stdout);
+        return running!.service.status === "ok";
+      }, 60_000);
+      expect(running!.committedNext).to.equal(true);
+      const second = await nkms(["node", "run", "--config", configFile, "--passphrase-file", passphraseFile]);
+      expect(second.code).to.equal(1);
+      expect(second.stderr).to.contain("DATA_DIR_IN_USE");
+    } finally {
+      serving.kill("SIGTERM");
+    }
+    expect(await exited).to.equal(0);
   });
 });
