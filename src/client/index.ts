@@ -21,6 +21,8 @@ export {
 export {
   Owner,
   OwnerKeys,
+  type AccessLogHead,
+  type AccessLogRecord,
   type AccessLogReport,
   type GrantOptions,
   type GrantResult,

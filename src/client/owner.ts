@@ -110,10 +110,24 @@ export interface RevokeResult {
 
 export interface AccessLogRecord {
   sequence: bigint;
+  /** the entry's hash (keccak-256 of its encoding): what the next entry links to, and what a
+   * later read is checked against (AccessLogHead) */
+  hash: string;
   requester: string;
   requestHash: string;
   capsuleHashes: string[];
   servedAt: Date;
+}
+
+/**
+ * An entry of a node's log read before (its last record's sequence and hash): a later read must
+ * still hold it, so a node that truncates or rewrites its log is caught. The Owner remembers the
+ * heads it read; an application that keeps them across runs passes them back to accessLog.
+ */
+export interface AccessLogHead {
+  node: string;
+  sequence: bigint;
+  hash: string;
 }
 
 export interface AccessLogReport {
@@ -161,6 +175,9 @@ export class Owner extends OwnerKeys {
   readonly contracts: ClientContracts;
   private readonly connector: NodeConnector;
   private readonly ownConnector: boolean;
+
+  /** the last entry read of each node's log, by policy id and node */
+  private readonly logHeads = new Map<string, AccessLogHead>();
 
   constructor(private readonly o: OwnerOptions) {
     super(o.seed);
@@ -440,19 +457,27 @@ export class Owner extends OwnerKeys {
     }
   }
 
-  /** Fetches every node's access log of the policy and verifies each entry and the chain. */
+  /**
+   * Fetches every node's access log of the policy and verifies each entry and the chain, and
+   * that it still holds the entries read before (by this Owner, or given as `heads`): a node
+   * whose log was truncated or rewritten is reported as a failure (ACCESS_LOG_INVALID).
+   */
   async accessLog(
     map: PolicyMap,
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal; heads?: AccessLogHead[] } = {},
   ): Promise<AccessLogReport> {
     const nodes = checkPolicyMap(map).map((_, i) => nodeInfoFromMetadata(map.nodes[i]));
     const d = deadline("access log", options.timeoutMs, options.signal);
     try {
-      const logs = await gather(nodes, (node, signal) => this.nodeLog(map, node, signal), {
-        needed: nodes.length,
-        mode: "all",
-        signal: d.signal,
-      });
+      const logs = await gather(
+        nodes,
+        (node, signal) => this.nodeLog(map, node, signal, options.heads ?? []),
+        {
+          needed: nodes.length,
+          mode: "all",
+          signal: d.signal,
+        },
+      );
       const byNode = new Map(logs.successes.map((s) => [s.candidate.staker, s.value]));
       return {
         nodes: nodes
@@ -465,7 +490,34 @@ export class Owner extends OwnerKeys {
     }
   }
 
-  private async nodeLog(map: PolicyMap, node: NodeInfo, signal: AbortSignal): Promise<AccessLogRecord[]> {
+  private async nodeLog(
+    map: PolicyMap,
+    node: NodeInfo,
+    signal: AbortSignal,
+    given: AccessLogHead[],
+  ): Promise<AccessLogRecord[]> {
+    const records = await this.readNodeLog(map, node, signal);
+    const key = `${hexlify(map.policyId)}:${node.staker}`;
+    const remembered = this.logHeads.get(key);
+    const heads = [
+      ...given.filter((h) => getAddress(h.node) === node.staker),
+      ...(remembered ? [remembered] : []),
+    ];
+    for (const head of heads) {
+      if (records[Number(head.sequence)]?.hash !== head.hash) {
+        throw new NodeCallError(
+          node,
+          "ACCESS_LOG_INVALID",
+          `the log no longer holds entry ${head.sequence} as read before: truncated or rewritten`,
+        );
+      }
+    }
+    const last = records[records.length - 1];
+    if (last) this.logHeads.set(key, { node: node.staker, sequence: last.sequence, hash: last.hash });
+    return records;
+  }
+
+  private async readNodeLog(map: PolicyMap, node: NodeInfo, signal: AbortSignal): Promise<AccessLogRecord[]> {
     const records: AccessLogRecord[] = [];
     let previous: Uint8Array = new Uint8Array(32);
     for (;;) {
@@ -498,6 +550,7 @@ export class Owner extends OwnerKeys {
         previous = verified.hashes[i];
         records.push({
           sequence: entry.sequence,
+          hash: hexlify(verified.hashes[i]),
           requester: hexlify(entry.requesterVerifyingKey),
           requestHash: hexlify(entry.requestHash),
           capsuleHashes: entry.capsuleHashes.map((h) => hexlify(h)),

@@ -9,6 +9,7 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import {
   encryptMessage,
   encryptStream,
@@ -256,6 +257,39 @@ describe("e2e: the NKMS story over HTTPS", function () {
         expect(e.sequence).to.equal(BigInt(i));
         expect(e.requester).to.equal("0x" + Buffer.from(bob.publicKey.toCompressedBytes()).toString("hex"));
       });
+    }
+  });
+
+  it("a node that drops the tail of its log is caught by the owner who read it before", async () => {
+    const before = await alice.accessLog(grant.map);
+    const heads = before.nodes.map((n) => ({ node: n.node, ...n.entries[n.entries.length - 1] }));
+    // the node answers with a shorter log, its pages as validly signed as ever
+    const dropper = devnet.nodes.find((n) => n.staker.address === grant.nodes[0].staker)!;
+    const db = new Database(path.join(dropper.config.dataDir, "node.sqlite"));
+    try {
+      db.prepare(
+        "DELETE FROM access_log WHERE policy_id = ? AND sequence = (SELECT MAX(sequence) FROM access_log WHERE policy_id = ?)",
+      ).run(Buffer.from(getBytes(grant.policyId)), Buffer.from(getBytes(grant.policyId)));
+    } finally {
+      db.close();
+    }
+    const log = await alice.accessLog(grant.map);
+    expect(log.failures.map((f) => [f.node, f.code])).to.deep.equal([
+      [dropper.staker.address, "ACCESS_LOG_INVALID"],
+    ]);
+    expect(log.nodes).to.have.length(4);
+    // an Owner with no memory of the earlier read passes the log, unless given the heads kept
+    const forgetful = new Owner({
+      seed: new Uint8Array(32).fill(42),
+      network: devnet.network,
+      wallet: devnet.owner,
+    });
+    try {
+      expect((await forgetful.accessLog(grant.map)).failures).to.deep.equal([]);
+      const told = await forgetful.accessLog(grant.map, { heads });
+      expect(told.failures.map((f) => f.node)).to.deep.equal([dropper.staker.address]);
+    } finally {
+      forgetful.close();
     }
   });
 });
