@@ -7,6 +7,7 @@ import {
   JsonRpcProvider,
   Network,
   Wallet,
+  type TransactionRequest,
   type ContractTransactionResponse,
 } from "ethers";
 import { connectContracts, type NkmsContracts } from "../chain/contracts";
@@ -130,6 +131,17 @@ export class ContractNodeChain implements NodeChain {
 }
 
 /**
+ * The operator's signer: its transactions get a quarter more gas than estimated, because the
+ * state they run against can change between the estimate and the block (a period begins, another
+ * settlement lands), and a duty that runs out of gas costs its fee and waits for the next try.
+ */
+class OperatorWallet extends Wallet {
+  override async estimateGas(tx: TransactionRequest): Promise<bigint> {
+    return ((await super.estimateGas(tx)) * 5n) / 4n;
+  }
+}
+
+/**
  * Connects to config.chain: the RPC (its chain id must match the deployment's) and, when
  * `operatorSecret` is given, a signer for the operator's transactions.
  */
@@ -158,7 +170,7 @@ export async function connectNodeChain(
     pollingInterval: 250,
     cacheTimeout: -1,
   });
-  const runner = operatorSecret ? new Wallet(hexlify(operatorSecret), provider) : provider;
+  const runner = operatorSecret ? new OperatorWallet(hexlify(operatorSecret), provider) : provider;
   const contracts = connectContracts(deployment, runner);
   const periodSeconds = Number(await contracts.escrow.periodLength());
   return new ContractNodeChain(

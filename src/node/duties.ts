@@ -38,6 +38,9 @@ export class Duties {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private committing = false;
+  private settling = false;
+  /** the scheduled duties running now (stop waits for them) */
+  private readonly underWay = new Set<Promise<void>>();
 
   constructor(
     private readonly chain: NodeChain,
@@ -55,12 +58,14 @@ export class Duties {
     if (this.config.duties.settleIntervalMs > 0)
       this.every(this.config.duties.settleIntervalMs, () => this.settle());
     this.every(this.config.duties.gcIntervalMs, () => this.collectGarbage());
-    void this.commitIfDue();
+    this.track(this.commitIfDue());
   }
 
-  stop(): void {
+  /** Stops the schedule; resolves once the duties under way (a transaction sent, say) are done. */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    await Promise.allSettled([...this.underWay]);
   }
 
   /** Commits to the next period unless already committed; on failure, alarms and retries. */
@@ -91,7 +96,7 @@ export class Duties {
         },
       );
       if (!this.stopped) {
-        const retry = setTimeout(() => void this.commitIfDue(), this.config.duties.commitRetryDelayMs);
+        const retry = setTimeout(() => this.track(this.commitIfDue()), this.config.duties.commitRetryDelayMs);
         retry.unref();
       }
     } finally {
@@ -105,6 +110,9 @@ export class Duties {
    * before this settlement is settled to its end by it (and its share released on chain).
    */
   async settle(): Promise<void> {
+    // one settlement at a time: a slow one is not overlapped by the next tick
+    if (this.settling || this.stopped) return;
+    this.settling = true;
     try {
       const now = await this.chain.now();
       const policies = this.storage.unsettledPolicies();
@@ -129,6 +137,8 @@ export class Duties {
     } catch (error) {
       this.metrics.settlements.inc({ result: "failure" });
       this.logger.warn("settlement failed; will retry at the next interval", { error });
+    } finally {
+      this.settling = false;
     }
   }
 
@@ -152,8 +162,14 @@ export class Duties {
     this.metrics.lastCommittedPeriod.set(period);
   }
 
-  private every(ms: number, fn: () => unknown): void {
-    const timer = setInterval(() => void fn(), ms);
+  private track(duty: Promise<void>): void {
+    this.underWay.add(duty);
+    // (each duty logs and counts its own failures)
+    duty.catch(() => undefined).finally(() => this.underWay.delete(duty));
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    const timer = setInterval(() => this.track(fn()), ms);
     timer.unref();
     this.timers.push(timer);
   }

@@ -124,7 +124,7 @@ export async function startNode(
       await pool.ready();
       address = await server.listen();
     } catch (error) {
-      duties.stop();
+      await duties.stop();
       metrics.stop();
       await pool.close();
       await storage.close();
@@ -146,7 +146,7 @@ export async function startNode(
       duties,
       chain,
       async close() {
-        duties.stop();
+        await duties.stop();
         metrics.stop();
         await server.close();
         await pool.close();

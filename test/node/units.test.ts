@@ -7,9 +7,11 @@ import path from "node:path";
 import { loadDeployment, writeDevnetFile } from "../../src/chain/deployments";
 import { PolicyCache, type NodeChain, type PolicyInfo } from "../../src/node/chain";
 import { defaultConfig, loadConfig } from "../../src/node/config";
+import { Duties } from "../../src/node/duties";
+import { nodeMetrics } from "../../src/node/metrics";
 import { readKeystore, randomSecret, writeKeystore } from "../../src/node/keystore";
 import { NodeStorage, type LogHead } from "../../src/node/storage";
-import { eventually } from "./harness";
+import { captureLogger, eventually } from "./harness";
 
 describe("node building blocks", () => {
   let dir: string;
@@ -208,6 +210,58 @@ describe("node building blocks", () => {
       expect((await again)?.revoked).to.equal(false);
       expect((await fresh)?.revoked).to.equal(false);
       expect(reads).to.equal(3);
+    });
+  });
+
+  describe("duties", () => {
+    it("stop waits for a settlement under way, and no duty starts after it", async () => {
+      const staker = "0x0000000000000000000000000000000000000001";
+      let release!: () => void;
+      const settlements: string[] = [];
+      const chain = {
+        stakerOfOperator: async () => staker,
+        currentPeriod: async () => 10,
+        isCommitted: async () => true,
+        now: async () => 1_000,
+        settle: async () => {
+          settlements.push("sent");
+          await new Promise<void>((resolve) => (release = resolve));
+          settlements.push("mined");
+        },
+      } as unknown as NodeChain;
+      const storage = new NodeStorage(path.join(dir, "duties"));
+      const config = defaultConfig({
+        dataDir: "data",
+        publicUrl: "https://127.0.0.1:9151",
+        rpcUrl: "http://x",
+      });
+      config.duties = {
+        commitCheckIntervalMs: 60_000,
+        commitRetryDelayMs: 60_000,
+        gcIntervalMs: 60_000,
+        settleIntervalMs: 20,
+      };
+      const metrics = nodeMetrics(() => 0);
+      const duties = new Duties(chain, config, staker, staker, storage, captureLogger().logger, metrics);
+      try {
+        await duties.start();
+        await eventually(() => settlements.length === 1);
+        let stopped = false;
+        const stopping = duties.stop().then(() => (stopped = true));
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        // the settlement's transaction is not mined yet: stop has not returned
+        expect(stopped).to.equal(false);
+        release();
+        await stopping;
+        // it returned after the settlement had finished (and wrote what it settled), and the
+        // schedule started no other
+        expect(settlements).to.deep.equal(["sent", "mined"]);
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        expect(settlements).to.have.length(2);
+      } finally {
+        metrics.stop();
+        await storage.close();
+      }
     });
   });
 
