@@ -383,7 +383,6 @@ export class NodeService {
     return { count: request.voucherCount, signature: request.voucherSignature };
   }
 
-  /** The on-chain policy, refused unless it exists (hence was paid), is not revoked and not over. */
   /** A read of the chain; when it fails, the request is answered 503 CHAIN_UNAVAILABLE. */
   private async chainRead<T>(read: () => Promise<T>): Promise<T> {
     try {
@@ -394,6 +393,7 @@ export class NodeService {
     }
   }
 
+  /** The on-chain policy, refused unless it exists (hence was paid), is not revoked and not over. */
   private async activePolicy(policyId: Uint8Array, { fresh }: { fresh: boolean }): Promise<PolicyInfo> {
     const policy = await this.chainRead(() => this.d.policies.policy(policyId, fresh));
     if (!policy) throw refuse.unpaid("no paid policy with this id on chain (createPolicy pays its fees)");

@@ -361,7 +361,6 @@ export class NodeStorage {
     );
   }
 
-  /** Policy ids of the shares held (for fee settlement). */
   /** The policies whose fees are not yet settled to their end (their share may be gone). */
   unsettledPolicies(): { policyId: Uint8Array; endsAt: number }[] {
     const rows = this.sql(`SELECT policy_id, ends_at FROM policies WHERE settled = 0`).all() as Row[];
