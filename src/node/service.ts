@@ -126,13 +126,12 @@ export class NodeService {
       storedAt: Date.now(),
     };
     // checked again where the share is written: concurrent uploads, a revocation meanwhile
-    const outcome = existing ? "exists" : this.d.storage.putShare(stored, capacity);
+    const outcome = this.d.storage.putShare(stored, capacity);
     if (outcome === "revoked") throw this.revoked();
     if (outcome === "full") throw overCapacity();
     if (outcome === "exists") {
       // held already, or a concurrent upload of the same policy won the insert: answer only for
-      // identical bytes (and not once it was revoked meanwhile)
-      if (this.d.storage.getTombstone(share.policyId)) throw this.revoked();
+      // identical bytes
       const winner = this.d.storage.getShare(share.policyId);
       if (!winner || !Buffer.from(winner.share).equals(body)) {
         throw refuse.conflict("SHARE_EXISTS", "this node already holds another share of this policy");

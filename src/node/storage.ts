@@ -182,8 +182,8 @@ export class NodeStorage {
         s.ownerVerifyingKey,
         s.expiresAt,
       );
-      const result = this.sql(
-        `INSERT OR IGNORE INTO shares (policy_id, share, owner_key, recipient_key, kfrag_id, expires_at, stored_at)
+      this.sql(
+        `INSERT INTO shares (policy_id, share, owner_key, recipient_key, kfrag_id, expires_at, stored_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         s.policyId,
@@ -194,7 +194,7 @@ export class NodeStorage {
         s.expiresAt,
         s.storedAt,
       );
-      return result.changes === 1 ? "stored" : "exists";
+      return "stored";
     });
   }
 
