@@ -58,16 +58,19 @@ export function taggedDigest(tag: Uint8Array, parts: readonly Uint8Array[]): Uin
   return sha256(tagLength(tag), tag, ...parts);
 }
 
+/** (d mod (n−1)) + 1: a digest's value as a non-zero scalar */
+const nonZeroScalar = (d: bigint): bigint => (d % (ORDER - 1n)) + 1n;
+
 /** a digest as a non-zero scalar: (d mod (n−1)) + 1 */
 export function digestToNonZeroScalar(digest: Uint8Array): bigint {
-  return (bytesToNumberBE(digest) % (ORDER - 1n)) + 1n;
+  return nonZeroScalar(bytesToNumberBE(digest));
 }
 
 export function hashToScalar(tag: Uint8Array, parts: readonly Uint8Array[]): bigint {
   if (!native()) return digestToNonZeroScalar(taggedDigest(tag, parts));
   // the tagged digest as hex straight into a bigint: no digest bytes to allocate
   const digest = hashJoined(join([tagLength(tag), tag, ...parts]), "hex");
-  return (BigInt("0x" + digest) % (ORDER - 1n)) + 1n;
+  return nonZeroScalar(BigInt("0x" + digest));
 }
 
 const TAG_POLYNOMIAL_ARG = encoder.encode("POLYNOMIAL_ARG");
