@@ -58,8 +58,12 @@ export async function startNode(
     certPem: fs.readFileSync(files.tlsCert, "utf8"),
     keyPem: fs.readFileSync(files.tlsKey, "utf8"),
   };
-  // before anything that acts: another process on this data directory refuses this one
-  const unlock = lockDataDir(config.dataDir);
+  // before anything that acts: another process on this data directory refuses this one.
+  // What is opened is closed in reverse order, on a failed start and on close.
+  const opened: (() => unknown)[] = [lockDataDir(config.dataDir)];
+  const closeAll = async () => {
+    for (const close of opened.splice(0).reverse()) await close();
+  };
   try {
     const chain = options.chain
       ? await options.chain(operatorSecret)
@@ -68,6 +72,7 @@ export async function startNode(
     const staker = getAddress(config.chain.staker ?? bondedTo);
 
     const metrics = nodeMetrics(() => storage.sizeBytes());
+    opened.push(metrics.stop);
     const storage = new NodeStorage(config.dataDir, {
       checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
       onCheckpointError: (message) => {
@@ -75,19 +80,14 @@ export async function startNode(
         metrics.errors.inc({ code: "CHECKPOINT_FAILED" });
       },
     });
+    opened.push(() => storage.close());
     metrics.shares.set(storage.countShares());
     const duties = new Duties(chain, config, staker, operator.address, storage, logger, metrics);
-    try {
-      await duties.start();
-    } catch (error) {
-      metrics.stop();
-      await storage.close();
-      if (error instanceof NotBondedError)
-        logger.error("refusing to serve: the operator is not bonded", { error });
-      throw error;
-    }
+    opened.push(() => duties.stop());
+    await duties.start();
 
     const pool = new CryptoPool({ encryptingSecret, nice: config.workerNice }, config.workers);
+    opened.push(() => pool.close());
     const service = new NodeService({
       config,
       storage,
@@ -119,17 +119,9 @@ export async function startNode(
         ...duties.state,
       }),
     });
-    let address: AddressInfo;
-    try {
-      await pool.ready();
-      address = await server.listen();
-    } catch (error) {
-      await duties.stop();
-      metrics.stop();
-      await pool.close();
-      await storage.close();
-      throw error;
-    }
+    await pool.ready();
+    const address = await server.listen();
+    opened.push(() => server.close());
     logger.info("node serving", {
       url: config.publicUrl,
       listen: `${address.address}:${address.port}`,
@@ -146,17 +138,14 @@ export async function startNode(
       duties,
       chain,
       async close() {
-        await duties.stop();
-        metrics.stop();
-        await server.close();
-        await pool.close();
-        await storage.close();
-        unlock();
+        await closeAll();
         logger.info("node stopped");
       },
     };
   } catch (error) {
-    unlock();
+    if (error instanceof NotBondedError)
+      logger.error("refusing to serve: the operator is not bonded", { error });
+    await closeAll();
     throw error;
   }
 }
