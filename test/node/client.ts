@@ -42,6 +42,17 @@ export async function post(node: NodeHandle, path: string, body: Uint8Array): Pr
 }
 
 /** Expects the node to refuse with this status and code. */
+/** The node's Prometheus metrics, as text. */
+export async function metricsOf(node: { url: string; fingerprint: Uint8Array }): Promise<string> {
+  const { body } = await requestNode({
+    url: node.url,
+    tlsFingerprint: node.fingerprint,
+    method: "GET",
+    path: "/metrics",
+  });
+  return Buffer.from(body).toString();
+}
+
 export async function expectRefusal(promise: Promise<unknown>, status: number, code: string): Promise<void> {
   try {
     await promise;

@@ -8,7 +8,7 @@ import { hexlify } from "ethers";
 import { buildAccessLogRequest } from "../../src/protocol/build";
 import { decode, encode } from "../../src/protocol/codec";
 import { AccessLog, AccessLogRequest } from "../../src/protocol/messages";
-import { connect, createPolicy, expectRefusal, policyManager, post, shareFor } from "./client";
+import { connect, createPolicy, expectRefusal, metricsOf, policyManager, post, shareFor } from "./client";
 import {
   captureLogger,
   createTestNode,
@@ -93,17 +93,11 @@ describe("node duties", function () {
     expect(lines.some((line) => line.level === "error" && String(line.msg).startsWith("ALARM"))).to.equal(
       true,
     );
-    const metrics = async () =>
-      Buffer.from(
-        (
-          await requestNode({
-            url: testNode.config.publicUrl,
-            tlsFingerprint: Buffer.from(testNode.tlsFingerprint.slice(2), "hex"),
-            method: "GET",
-            path: "/metrics",
-          })
-        ).body,
-      ).toString();
+    const metrics = () =>
+      metricsOf({
+        url: testNode.config.publicUrl,
+        fingerprint: Buffer.from(testNode.tlsFingerprint.slice(2), "hex"),
+      });
     const alarmed = await metrics();
     expect(alarmed).to.contain("nkms_commitment_alarm 1");
     expect(alarmed).to.match(/nkms_commitments_total\{result="failure"\} [1-9]/);

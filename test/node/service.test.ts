@@ -33,6 +33,7 @@ import {
   connect,
   createPolicy,
   expectRefusal,
+  metricsOf,
   policyManager,
   post,
   shareFor,
@@ -667,17 +668,7 @@ describe("node service over HTTPS", function () {
       );
       expect(health.status).to.equal("ok");
       expect(health.staker).to.equal(node.metadata.staker);
-      const scrape = async () =>
-        Buffer.from(
-          (
-            await requestNode({
-              url: node.url,
-              tlsFingerprint: node.fingerprint,
-              method: "GET",
-              path: "/metrics",
-            })
-          ).body,
-        ).toString();
+      const scrape = () => metricsOf(node);
       const metrics = await scrape();
       for (const name of [
         "nkms_requests_total",
