@@ -6,6 +6,7 @@ import {
   computeAddress,
   getAddress,
   hexlify,
+  NonceManager,
   type ContractTransactionResponse,
   type Signer as EthSigner,
 } from "ethers";
@@ -36,7 +37,7 @@ import {
 } from "../protocol/build";
 import { messageHash, signUmbral } from "../protocol/signing";
 import { deadline, gather } from "./async";
-import { clientContracts, type ClientContracts } from "./contracts";
+import { clientContracts, revertOf, type ClientContracts } from "./contracts";
 import { ClientError, NodesFailedError, type NodeFailure } from "./errors";
 import type { NetworkConfig } from "./network";
 import { failureOf, NodeCallError, NodeConnector, nodeInfoFromMetadata, type NodeInfo } from "./nodes";
@@ -51,7 +52,13 @@ export interface OwnerOptions {
   /** 32 secret random bytes: every label key and the owner's signing key derive from it */
   seed: Uint8Array;
   network: NetworkConfig;
-  /** pays fees and sends the owner's transactions */
+  /**
+   * pays fees and sends the owner's transactions, through one NonceManager over it (unless it is
+   * a NonceManager already): a grant sends up to four transactions back to back, and a provider may
+   * answer the second nonce query from its cache (ethers' JsonRpcProvider shares identical requests
+   * for 250 ms) with the nonce just used. An application that also sends from this account
+   * elsewhere passes the NonceManager it uses itself.
+   */
   wallet: EthSigner;
   connector?: NodeConnector;
   /** per-node request timeout (default 10 s) */
@@ -179,9 +186,13 @@ export class Owner extends OwnerKeys {
   /** the last entry read of each node's log, by policy id and node */
   private readonly logHeads = new Map<string, AccessLogHead>();
 
+  /** the owner's account: OwnerOptions.wallet, its nonces counted here */
+  private readonly wallet: NonceManager;
+
   constructor(private readonly o: OwnerOptions) {
     super(o.seed);
-    this.contracts = clientContracts(o.network.deployment, o.wallet);
+    this.wallet = o.wallet instanceof NonceManager ? o.wallet : new NonceManager(o.wallet);
+    this.contracts = clientContracts(o.network.deployment, this.wallet);
     this.ownConnector = !o.connector;
     this.connector = o.connector ?? new NodeConnector(o.nodeTimeoutMs);
   }
@@ -276,14 +287,13 @@ export class Owner extends OwnerKeys {
       const policyIdHex = hexlify(policyId);
       const fee = g.feeRate * BigInt(n) * BigInt(g.periods);
       const budget = g.metering?.budget ?? 0n;
-      const owner = await this.o.wallet.getAddress();
+      const owner = await this.wallet.getAddress();
       const spender = await policyManager.getAddress();
       if ((await token.allowance(owner, spender)) < fee + budget) {
-        transactions.push(await mined("approve", token.approve(spender, fee + budget)));
+        transactions.push(await this.transact("approve", () => token.approve(spender, fee + budget)));
       }
       transactions.push(
-        await mined(
-          "createPolicy",
+        await this.transact("createPolicy", () =>
           policyManager.createPolicy(
             policyIdHex,
             computeAddress(hexlify(recipientKey.toCompressedBytes())),
@@ -295,15 +305,17 @@ export class Owner extends OwnerKeys {
         ),
       );
       if (g.metering) {
+        const { price } = g.metering;
         transactions.push(
-          await mined(
-            "setReencryptionPrice",
-            policyManager.setReencryptionPrice(policyIdHex, g.metering.price),
+          await this.transact("setReencryptionPrice", () =>
+            policyManager.setReencryptionPrice(policyIdHex, price),
           ),
         );
         if (budget > 0n) {
           transactions.push(
-            await mined("fundReencryptions", policyManager.fundReencryptions(policyIdHex, budget)),
+            await this.transact("fundReencryptions", () =>
+              policyManager.fundReencryptions(policyIdHex, budget),
+            ),
           );
         }
       }
@@ -320,7 +332,7 @@ export class Owner extends OwnerKeys {
       for (const { candidate, error } of delivered.failures) failures.push(failureOf(candidate.node, error));
       const position = (staker: string) => chosen.findIndex((c) => c.staker === staker);
       if (held.size < m) {
-        transactions.push(await mined("revokePolicy", policyManager.revokePolicy(policyIdHex)));
+        transactions.push(await this.transact("revokePolicy", () => policyManager.revokePolicy(policyIdHex)));
         throw new NodesFailedError(
           "GRANT_FAILED",
           `grant of ${m}-of-${n} (policy revoked and refunded)`,
@@ -331,8 +343,7 @@ export class Owner extends OwnerKeys {
       }
       for (const node of chosen.filter((c) => !held.has(c.staker))) {
         transactions.push(
-          await mined(
-            `revokeNode ${node.staker}`,
+          await this.transact(`revokeNode ${node.staker}`, () =>
             policyManager.revokeNode(policyIdHex, position(node.staker)),
           ),
         );
@@ -379,7 +390,7 @@ export class Owner extends OwnerKeys {
       ownerSigner: this.signer,
       delegatingKey: label.publicKey().toCompressedBytes(),
       recipientVerifyingKey: recipientKey.toCompressedBytes(),
-      ownerAccount: this.o.wallet,
+      ownerAccount: this.wallet,
     });
     const receipt = await this.connector.send(node, "/v1/shares", encode(PolicyShare, share), ShareReceipt, {
       signal,
@@ -441,7 +452,9 @@ export class Owner extends OwnerKeys {
       if (options.onChain ?? true) {
         const id = hexlify(map.policyId);
         if (await this.contracts.policyManager.isPolicyActive(id)) {
-          transaction = await mined("revokePolicy", this.contracts.policyManager.revokePolicy(id));
+          transaction = await this.transact("revokePolicy", () =>
+            this.contracts.policyManager.revokePolicy(id),
+          );
         }
       }
       const acknowledged = acks.successes.map((s) => s.candidate.staker);
@@ -561,6 +574,23 @@ export class Owner extends OwnerKeys {
     }
   }
 
+  /**
+   * Sends a transaction and waits for it to be mined. A failure resets the nonce count: a
+   * transaction refused before it was sent (a revert found by the gas estimate) used no nonce,
+   * though the NonceManager counted one, and every later transaction would wait behind the gap.
+   */
+  private async transact(
+    name: string,
+    send: () => Promise<ContractTransactionResponse>,
+  ): Promise<TransactionRecord> {
+    try {
+      return await mined(name, send());
+    } catch (error) {
+      this.wallet.reset();
+      throw error;
+    }
+  }
+
   /** Releases the connections of the node connector this owner created. */
   close(): void {
     if (this.ownConnector) this.connector.close();
@@ -591,13 +621,7 @@ export async function mined(
 
 /** A chain failure as a ClientError naming the contract's custom error when there is one. */
 export function chainError(what: string, error: unknown): ClientError {
-  const e = error as {
-    revert?: { name?: string; args?: unknown[] };
-    shortMessage?: string;
-    message?: string;
-  };
-  const detail = e.revert?.name
-    ? `${e.revert.name}(${(e.revert.args ?? []).map(String).join(", ")})`
-    : (e.shortMessage ?? e.message ?? String(error));
+  const e = error as { shortMessage?: string; message?: string };
+  const detail = revertOf(error) ?? e.shortMessage ?? e.message ?? String(error);
   return new ClientError("CHAIN_ERROR", `${what}: ${detail}`, { cause: error });
 }

@@ -10,7 +10,8 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { encryptMessage, NodesFailedError, Owner, Recipient, SecretKey } from "../../src/client";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { ClientError, encryptMessage, NodesFailedError, Owner, Recipient, SecretKey } from "../../src/client";
 import { startDevnet, type Devnet } from "../../src/cli/devnet";
 import { tokens } from "../../src/chain/params";
 
@@ -195,5 +196,48 @@ describe("e2e: faults", function () {
       expect(((await policyManager.balanceOf(voucher.node)) as bigint) - before).to.equal(3n * price);
     }
     expect(second.vouchers).to.have.length(3);
+  });
+
+  it("an owner whose wallet speaks JSON-RPC sends a grant's transactions back to back, and a refused one does not stall the next", async () => {
+    // ethers' JsonRpcProvider answers identical requests made within 250 ms from one response: a
+    // second nonce query right after a mined transaction gets the nonce that transaction used
+    const provider = new JsonRpcProvider(devnet.rpcUrl);
+    const wallet = Wallet.createRandom().connect(provider);
+    await hre.network.provider.send("hardhat_setBalance", [wallet.address, "0x56BC75E2D63100000"]);
+    await (await devnet.contracts.token.transfer(wallet.address, tokens(1_000n))).wait();
+    const carol = new Owner({ seed: new Uint8Array(32).fill(5), network: devnet.network, wallet });
+    const grant = (feeRate: bigint) =>
+      carol.grant({
+        recipient: bob.publicKey,
+        label: "json-rpc",
+        threshold: 1,
+        shares: 2,
+        periods: 2,
+        feeRate,
+        metering: { price: tokens(1n), budget: tokens(10n) },
+      });
+    try {
+      const first = await grant(tokens(1n));
+      expect(first.transactions.map((t) => t.name)).to.deep.equal([
+        "approve",
+        "createPolicy",
+        "setReencryptionPrice",
+        "fundReencryptions",
+      ]);
+      // refused by the gas estimate: no transaction sent, so no nonce used
+      const refused = await grant(0n).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).to.be.instanceOf(ClientError);
+      expect((refused as ClientError).code).to.equal("CHAIN_ERROR");
+      expect((refused as Error).message).to.match(/createPolicy: FeeRateOutOfRange\(0, /);
+      const second = await grant(tokens(1n));
+      expect(second.transactions.map((t) => t.name)).to.include("createPolicy");
+      expect(await devnet.contracts.policyManager.isPolicyActive(second.policyId)).to.equal(true);
+    } finally {
+      carol.close();
+      provider.destroy();
+    }
   });
 });
