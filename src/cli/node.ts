@@ -22,7 +22,10 @@ export function registerNodeCommands(program: Command): void {
     .description("create the operator key, the encrypting key, a TLS certificate and a config file")
     .requiredOption("--dir <dir>", "the node's directory (config.json and data/ are created in it)")
     .requiredOption("--rpc-url <url>", "Ethereum JSON-RPC endpoint")
-    .option("--network <name>", "hardhat-deploy network whose deployments/<name>/ holds the addresses")
+    .option(
+      "--network <name>",
+      "hardhat-deploy network whose deployments/<name>/ (in the current directory) holds the addresses",
+    )
     .option("--deployments <file>", "a devnet file { chainId, contracts: { Name: address } } instead")
     .option("--host <host>", "host name or IP clients reach this node at", "127.0.0.1")
     .option("--port <port>", "HTTPS port", "9151")
@@ -31,7 +34,9 @@ export function registerNodeCommands(program: Command): void {
     .option("--passphrase-file <file>", "read the keystore passphrase from a file")
     .option("--scrypt-n <n>", "scrypt work factor of the keystores (power of two)", "131072")
     .action(async (o) => {
-      if (!o.network && !o.deployments) throw new Error("give --network <name> or --deployments <file>");
+      if (!o.network && !o.deployments) {
+        throw Object.assign(new Error("give --network <name> or --deployments <file>"), { code: "USAGE" });
+      }
       // refused before the passphrase is asked for
       checkNotInitialised(path.resolve(o.dir));
       const passphrase = await readPassphrase({ passphraseFile: o.passphraseFile, confirm: true });
@@ -98,9 +103,7 @@ export function registerNodeCommands(program: Command): void {
       const staker = await chain.stakerOfOperator(operator);
       const period = await chain.currentPeriod();
       const bonded = staker !== "0x0000000000000000000000000000000000000000";
-      const storage = new NodeStorage(config.dataDir);
-      const local = { shares: storage.countShares(), storageBytes: storage.sizeBytes() };
-      storage.close();
+      const local = NodeStorage.readStats(config.dataDir) ?? "no database yet (the node has not run)";
       const fingerprint = pemFingerprint(fs.readFileSync(files.tlsCert, "utf8"));
       let service: unknown = "not reachable";
       try {

@@ -149,7 +149,11 @@ export async function connectNodeChain(
   config: NodeConfig,
   operatorSecret?: Uint8Array,
 ): Promise<ContractNodeChain> {
-  const deployment = loadDeployment({ file: config.chain.deploymentsFile, network: config.chain.network });
+  const deployment = loadDeployment({
+    file: config.chain.deploymentsFile,
+    network: config.chain.network,
+    root: config.chain.root,
+  });
   const request = new FetchRequest(config.chain.rpcUrl);
   request.timeout = 15_000;
   const probe = new JsonRpcProvider(request);

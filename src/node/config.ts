@@ -15,8 +15,10 @@ export interface NodeConfig {
   publicUrl: string;
   chain: {
     rpcUrl: string;
-    /** hardhat-deploy network name: addresses from deployments/<network>/ */
+    /** hardhat-deploy network name: addresses from <root>/deployments/<network>/ */
     network?: string;
+    /** the directory holding deployments/<network>/ (init records the one it ran in; default: the current directory) */
+    root?: string;
     /** or a JSON file { chainId, contracts: { Name: address } } */
     deploymentsFile?: string;
     /** the staker expected to bond this node's operator (default: whichever did, read on chain) */
@@ -76,6 +78,7 @@ export function defaultConfig(overrides: {
   rpcUrl: string;
   staker?: string;
   network?: string;
+  root?: string;
   deploymentsFile?: string;
   host?: string;
   port?: number;
@@ -88,6 +91,7 @@ export function defaultConfig(overrides: {
       rpcUrl: overrides.rpcUrl,
       ...(overrides.staker ? { staker: overrides.staker } : {}),
       ...(overrides.network ? { network: overrides.network } : {}),
+      ...(overrides.root ? { root: overrides.root } : {}),
       ...(overrides.deploymentsFile ? { deploymentsFile: overrides.deploymentsFile } : {}),
     },
     limits: {
@@ -120,6 +124,7 @@ export function loadConfig(file: string): NodeConfig {
   config.dataDir = path.resolve(base, config.dataDir);
   if (config.chain.deploymentsFile)
     config.chain.deploymentsFile = path.resolve(base, config.chain.deploymentsFile);
+  if (config.chain.root) config.chain.root = path.resolve(base, config.chain.root);
   if (!config.chain.rpcUrl) throw new ConfigError("config.chain.rpcUrl is required");
   if (config.chain.staker !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(config.chain.staker)) {
     throw new ConfigError("config.chain.staker must be an address");
@@ -132,7 +137,7 @@ export function loadConfig(file: string): NodeConfig {
   return config;
 }
 
-const optionalKeys = new Set(["network", "deploymentsFile", "staker"]);
+const optionalKeys = new Set(["network", "root", "deploymentsFile", "staker"]);
 
 function merge(template: unknown, value: unknown, where: string): unknown {
   if (value === undefined) return template;

@@ -23,7 +23,8 @@ export async function checkBonding(chain: NodeChain, operator: string, staker: s
   const bondedTo = await chain.stakerOfOperator(operator);
   if (bondedTo === ZeroAddress) {
     throw new NotBondedError(
-      `operator ${operator} is not bonded to any staker; run bondOperator(${operator}) from ${staker}`,
+      `operator ${operator} is not bonded to any staker; run bondOperator(${operator}) from ` +
+        (staker === ZeroAddress ? "the staker's account" : staker),
     );
   }
   if (getAddress(bondedTo) !== getAddress(staker)) {

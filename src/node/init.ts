@@ -6,6 +6,7 @@
 import { computeAddress, hexlify } from "ethers";
 import fs from "node:fs";
 import path from "node:path";
+import { loadDeployment } from "../chain/deployments";
 import { SecretKey } from "../pre";
 import { defaultConfig, writeConfig, type NodeConfig } from "./config";
 import { nodeFiles } from "./files";
@@ -21,7 +22,9 @@ export interface InitOptions extends KeystoreOptions {
   publicHost: string;
   port: number;
   listenHost?: string;
+  /** a hardhat-deploy network name, looked up in `root` (default: the current directory) */
   network?: string;
+  root?: string;
   deploymentsFile?: string;
   staker?: string;
 }
@@ -52,6 +55,11 @@ export function checkNotInitialised(dir: string): string {
 
 export async function initNode(o: InitOptions): Promise<InitResult> {
   const configFile = checkNotInitialised(o.dir);
+  // the addresses must be there now (DEPLOYMENT_NOT_FOUND before anything is written), and the
+  // node finds them again wherever it is started from
+  const deploymentsFile = o.deploymentsFile ? path.resolve(o.deploymentsFile) : undefined;
+  const root = o.network && !deploymentsFile ? path.resolve(o.root ?? process.cwd()) : undefined;
+  loadDeployment({ file: deploymentsFile, network: o.network, root });
   const dataDir = path.join(o.dir, "data");
   const files = nodeFiles(dataDir);
   fs.mkdirSync(path.dirname(files.operatorKeystore), { recursive: true, mode: 0o700 });
@@ -72,7 +80,8 @@ export async function initNode(o: InitOptions): Promise<InitResult> {
     rpcUrl: o.rpcUrl,
     staker: o.staker,
     network: o.network,
-    deploymentsFile: o.deploymentsFile ? path.resolve(o.deploymentsFile) : undefined,
+    root,
+    deploymentsFile,
     host: o.listenHost,
     port: o.port,
   });

@@ -79,6 +79,21 @@ const CHECKPOINTER = `
   });
 `;
 
+const DATABASE_FILE = "node.sqlite";
+
+/** Bytes on disk of a database and its write-ahead log. */
+function sizeOnDisk(file: string): number {
+  let total = 0;
+  for (const suffix of ["", "-wal"]) {
+    try {
+      total += fs.statSync(file + suffix).size;
+    } catch {
+      // the WAL may not exist yet
+    }
+  }
+  return total;
+}
+
 export class NodeStorage {
   readonly db: Database.Database;
   readonly file: string;
@@ -89,7 +104,7 @@ export class NodeStorage {
 
   constructor(dataDir: string, options: StorageOptions = {}) {
     fs.mkdirSync(dataDir, { recursive: true });
-    this.file = path.join(dataDir, "node.sqlite");
+    this.file = path.join(dataDir, DATABASE_FILE);
     this.db = new Database(this.file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
@@ -428,15 +443,24 @@ export class NodeStorage {
 
   /** Bytes on disk: the database and its write-ahead log. */
   sizeBytes(): number {
-    let total = 0;
-    for (const suffix of ["", "-wal"]) {
-      try {
-        total += fs.statSync(this.file + suffix).size;
-      } catch {
-        // the WAL may not exist yet
-      }
+    return sizeOnDisk(this.file);
+  }
+
+  /**
+   * What `nkms node status` shows of a node's database, read without writing to it (the node may
+   * be running): undefined before the node first ran.
+   */
+  static readStats(dataDir: string): { shares: number; storageBytes: number } | undefined {
+    const file = path.join(dataDir, DATABASE_FILE);
+    if (!fs.existsSync(file)) return undefined;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma("busy_timeout = 5000");
+      const shares = Number((db.prepare(`SELECT COUNT(*) AS n FROM shares`).get() as Row).n);
+      return { shares, storageBytes: sizeOnDisk(file) };
+    } finally {
+      db.close();
     }
-    return total;
   }
 
   /** Stops the checkpointer (after a last checkpoint) and closes the database. */

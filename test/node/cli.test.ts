@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { decryptKeystoreJson, getAddress } from "ethers";
+import { decryptKeystoreJson, getAddress, ZeroAddress } from "ethers";
 import hre from "hardhat";
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -91,9 +91,17 @@ describe("nkms node (command line)", function () {
 
   it("run refuses to serve while unbonded (exit 2); status shows the on-chain and local state", async () => {
     const configFile = path.join(dir, "config.json");
+    // status reads the database without creating it
+    const fresh = await nkms(["node", "status", "--config", configFile, "--json"]);
+    expect(JSON.parse(fresh.stdout).local).to.match(/^no database yet/);
+    expect(fs.existsSync(path.join(dir, "data", "node.sqlite"))).to.equal(false);
+
     const run = await nkms(["node", "run", "--config", configFile, "--passphrase-file", passphraseFile]);
     expect(run.code).to.equal(2);
     expect(run.stderr).to.contain("NOT_BONDED");
+    // no staker configured: the message asks for the staker's account, not the zero address
+    expect(run.stderr).to.contain("from the staker's account");
+    expect(run.stderr).to.not.contain(ZeroAddress);
 
     const before = JSON.parse((await nkms(["node", "status", "--config", configFile, "--json"])).stdout);
     expect(before.bonded).to.equal(false);

@@ -8,6 +8,7 @@ import { loadDeployment, writeDevnetFile } from "../../src/chain/deployments";
 import { PolicyCache, type NodeChain, type PolicyInfo } from "../../src/node/chain";
 import { defaultConfig, loadConfig } from "../../src/node/config";
 import { Duties } from "../../src/node/duties";
+import { initNode } from "../../src/node/init";
 import { nodeMetrics } from "../../src/node/metrics";
 import { readKeystore, randomSecret, writeKeystore } from "../../src/node/keystore";
 import { NodeStorage, type LogHead } from "../../src/node/storage";
@@ -113,6 +114,44 @@ describe("node building blocks", () => {
       expect(() => loadDeployment({ file }))
         .to.throw()
         .with.property("code", "DEPLOYMENT_INVALID");
+    });
+  });
+
+  describe("init", () => {
+    const options = (nodeDir: string) => ({
+      dir: nodeDir,
+      passphrase: "a passphrase",
+      rpcUrl: "http://127.0.0.1:8545",
+      publicHost: "127.0.0.1",
+      port: 9151,
+      scryptN: 1 << 10,
+    });
+
+    it("refuses a network without deployments before writing anything", async () => {
+      const nodeDir = path.join(dir, "node");
+      await initNode({ ...options(nodeDir), network: "nowhere", root: dir }).then(
+        () => expect.fail("initialised without deployments"),
+        (error: { code?: string }) => expect(error.code).to.equal("DEPLOYMENT_NOT_FOUND"),
+      );
+      expect(fs.existsSync(nodeDir)).to.equal(false);
+    });
+
+    it("records where the network's deployments are, so the node finds them from any directory", async () => {
+      fs.mkdirSync(path.join(dir, "project", "deployments", "localhost"), { recursive: true });
+      const { configFile } = await initNode({
+        ...options(path.join(dir, "node")),
+        network: "localhost",
+        root: path.join(dir, "project"),
+      });
+      const config = loadConfig(configFile);
+      expect(config.chain.root).to.equal(path.join(dir, "project"));
+      const elsewhere = process.cwd();
+      process.chdir(os.tmpdir());
+      try {
+        expect(loadDeployment(config.chain)).to.deep.equal({ chainId: undefined, contracts: {} });
+      } finally {
+        process.chdir(elsewhere);
+      }
     });
   });
 
