@@ -120,10 +120,20 @@ export class NodeServer {
     });
   }
 
-  close(): Promise<void> {
+  /**
+   * Takes no new connection and lets the requests under way finish (for at most `graceMs`, then
+   * drops every connection): a stop or an upgrade fails no request already received. Kept-alive
+   * connections are closed as soon as they are idle.
+   */
+  close(graceMs = 10_000): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      const idle = setInterval(() => this.server.closeIdleConnections(), 25);
+      const force = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      this.server.close(() => {
+        clearInterval(idle);
+        clearTimeout(force);
+        resolve();
+      });
     });
   }
 
