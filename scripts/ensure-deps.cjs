@@ -4,7 +4,7 @@
 // build-native.cjs), so `npm test`, `npm run demo` and the benchmarks work on a fresh clone.
 "use strict";
 const { createHash } = require("node:crypto");
-const { existsSync, readFileSync, writeFileSync } = require("node:fs");
+const { existsSync, readFileSync, statSync, writeFileSync } = require("node:fs");
 const { join } = require("node:path");
 const { execFileSync, execSync } = require("node:child_process");
 
@@ -12,10 +12,16 @@ const root = join(__dirname, "..");
 const lock = readFileSync(join(root, "package-lock.json"));
 const digest = createHash("sha256").update(lock).digest("hex");
 const marker = join(root, "node_modules", ".nkms-lock-sha256");
+// npm's own record of an install (written by `npm ci` and `npm install`): without our marker, an
+// install newer than the lock file (a manual `npm ci`) counts as current
+const npmRecord = join(root, "node_modules", ".package-lock.json");
 
-if (!existsSync(marker) || readFileSync(marker, "utf8") !== digest) {
+const current = existsSync(marker)
+  ? readFileSync(marker, "utf8") === digest
+  : existsSync(npmRecord) && statSync(npmRecord).mtimeMs >= statSync(join(root, "package-lock.json")).mtimeMs;
+if (!current) {
   console.log("nkms: installing locked dependencies (npm ci) ...");
   execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });
-  writeFileSync(marker, digest);
 }
+if (!existsSync(marker) || readFileSync(marker, "utf8") !== digest) writeFileSync(marker, digest);
 execFileSync(process.execPath, [join(__dirname, "build-native.cjs")], { cwd: root, stdio: "inherit" });
