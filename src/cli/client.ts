@@ -14,8 +14,10 @@ import { PublicKey, SecretKeyFactory, type SecretKey } from "../pre";
 import { decode, encode } from "../protocol/codec";
 import { PolicyMap } from "../protocol/policy-map";
 import {
+  CliError,
   connect,
   createIdentity,
+  formatNkms,
   loadSeed,
   type NetworkOptions,
   output,
@@ -99,6 +101,7 @@ export function registerClientCommands(program: Command): void {
     .option("--label <label>", "also show this label's public key")
     .option(...passphraseOption)
     .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  nkms keys show --key alice.json --label reports")
     .action(async (o) => {
       const seed = await loadSeed(o.key, o.passphraseFile);
       const owner = new OwnerKeys(seed);
@@ -121,6 +124,10 @@ export function registerClientCommands(program: Command): void {
     .requiredOption(...keyOption)
     .option("--label <label>", "print this label's public key instead of the recipient key")
     .option(...passphraseOption)
+    .addHelpText(
+      "after",
+      "\nExample:\n  nkms keys export-public --key bob.json        # send the output to the owner",
+    )
     .action(async (o) => {
       const seed = await loadSeed(o.key, o.passphraseFile);
       const key = o.label ? new OwnerKeys(seed).labelKey(o.label) : recipientSecret(seed).publicKey();
@@ -165,6 +172,10 @@ export function registerClientCommands(program: Command): void {
     .requiredOption("--out <file>", "the plaintext file to write")
     .option(...passphraseOption)
     .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExample:\n  nkms decrypt --key alice.json --label reports --in report.pdf.nkms --out report.pdf",
+    )
     .action(async (o) => {
       const seed = await loadSeed(o.key, o.passphraseFile);
       const owner = new OwnerKeys(seed);
@@ -196,14 +207,24 @@ export function registerClientCommands(program: Command): void {
         "policy.owner",
       )
       .option("--timeout <ms>", "give up after this long", "60000")
+      .option("--force", "overwrite the policy map and owner copy if they exist")
       .option(...passphraseOption),
   )
     .addHelpText(
       "after",
       "\nExample:\n  nkms grant --key alice.json --label reports --recipient 0x03… --threshold 3 --shares 5 --periods 10",
     )
-    .action((o) =>
-      withOwner(o, async (owner) => {
+    .action((o) => {
+      // an earlier grant's owner copy is what revoking it (and its refund) needs: refused before paying
+      const existing = [o.out, o.ownerCopy].find((file: string) => fs.existsSync(file));
+      if (existing && !o.force) {
+        throw new CliError(
+          "OUTPUT_EXISTS",
+          `${existing} already exists (an earlier grant's policy files are what revoke needs): ` +
+            "choose other --out / --owner-copy files, or pass --force to overwrite them",
+        );
+      }
+      return withOwner(o, async (owner) => {
         const grant = await owner.grant({
           recipient: parsePublicKey(o.recipient, "--recipient"),
           label: o.label,
@@ -219,7 +240,7 @@ export function registerClientCommands(program: Command): void {
           {
             policyId: grant.policyId,
             nodes: grant.nodes.map((n) => ({ staker: n.staker, url: n.url })),
-            fee: grant.fee,
+            fee: o.json ? grant.fee : formatNkms(grant.fee),
             transactions: grant.transactions.map((t) => ({ name: t.name, hash: t.hash, gasUsed: t.gasUsed })),
             skipped: grant.failures,
             policyMap: o.out,
@@ -227,8 +248,8 @@ export function registerClientCommands(program: Command): void {
           },
           o.json,
         );
-      }),
-    );
+      });
+    });
 
   withNetwork(
     program
@@ -245,6 +266,7 @@ export function registerClientCommands(program: Command): void {
       .option("--timeout <ms>", "give up after this long", "30000")
       .option("--no-report", "do not submit evidence of wrong re-encryptions to the Adjudicator")
       .option(...passphraseOption),
+    "recipient",
   )
     .addHelpText(
       "after",
@@ -292,17 +314,22 @@ export function registerClientCommands(program: Command): void {
       .requiredOption(...keyOption)
       .requiredOption("--policy <file>", "your copy of the policy (from `nkms grant --owner-copy`)")
       .option("--no-chain", "only send the orders to the nodes")
-      .option(...passphraseOption),
+      .option(...passphraseOption)
+      .addHelpText("after", "\nExample:\n  nkms revoke --key alice.json --policy policy.owner"),
   ).action((o) =>
     withOwner(o, async (owner) => {
       const result = await owner.revoke(readPolicyMap(o.policy), { onChain: o.chain });
+      const unsent = o.chain
+        ? "the policy is no longer active on chain: already revoked or expired"
+        : "--no-chain";
       output(
         {
           acknowledged: result.acknowledged,
           failed: result.failures,
           required: result.required,
           guaranteed: result.guaranteed,
-          transaction: result.transaction,
+          // absent from the JSON when none was sent
+          transaction: result.transaction ?? (o.json ? undefined : `none sent (${unsent})`),
         },
         o.json,
       );
@@ -316,7 +343,8 @@ export function registerClientCommands(program: Command): void {
       .description("fetch and verify every node's access log of a policy")
       .requiredOption(...keyOption)
       .requiredOption("--policy <file>", "your copy of the policy")
-      .option(...passphraseOption),
+      .option(...passphraseOption)
+      .addHelpText("after", "\nExample:\n  nkms log --key alice.json --policy policy.owner"),
   ).action((o) =>
     withOwner(o, async (owner) => {
       const log = await owner.accessLog(readPolicyMap(o.policy));
@@ -330,7 +358,8 @@ export function registerClientCommands(program: Command): void {
       .command("status")
       .description("a policy's on-chain state")
       .option("--policy <file>", "your copy of the policy")
-      .option("--id <policyId>", "or the policy id (0x + 32 hex digits)"),
+      .option("--id <policyId>", "or the policy id (0x + 32 hex digits)")
+      .addHelpText("after", "\nExample:\n  nkms policy status --policy policy.owner"),
   ).action(async (o) => {
     const id = o.id ?? (o.policy ? hexlify(readPolicyMap(o.policy).policyId) : undefined);
     if (!id) throw new ClientError("INVALID_ARGUMENT", "give --policy <file> or --id <policyId>");

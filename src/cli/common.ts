@@ -3,7 +3,7 @@
  * pays, identity files, output (`--json` or aligned text) and progress bars.
  */
 import type { Command } from "commander";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { formatUnits, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import fs from "node:fs";
 import path from "node:path";
 import { ClientError } from "../client/errors";
@@ -11,14 +11,25 @@ import { readDevnetFile, type DevnetFile, type NetworkConfig } from "../client/n
 import { randomSecret, readKeystore, writeKeystore } from "../node/keystore";
 import { readPassphrase } from "./passphrase";
 
+/** A failure of the command line itself, printed as `nkms: [CODE] message`. */
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
 export interface NetworkOptions {
   devnet?: string;
   walletKey?: string;
   json?: boolean;
 }
 
-/** Adds --devnet, --wallet-key and --json to a command. */
-export function withNetwork(command: Command): Command {
+/** Adds --devnet, --wallet-key (paid by the devnet's `payer` account by default) and --json to a command. */
+export function withNetwork(command: Command, payer: "owner" | "recipient" = "owner"): Command {
   return command
     .option(
       "--devnet <file>",
@@ -27,7 +38,7 @@ export function withNetwork(command: Command): Command {
     )
     .option(
       "--wallet-key <hex>",
-      "private key of the paying Ethereum account (env NKMS_WALLET_KEY; default: the devnet's owner)",
+      `private key of the paying Ethereum account (env NKMS_WALLET_KEY; default: the devnet's ${payer} account)`,
     )
     .option("--json", "print JSON");
 }
@@ -151,6 +162,9 @@ export async function writeChunks(file: string, source: AsyncIterable<Uint8Array
   fs.renameSync(temporary, file);
   return size;
 }
+
+/** An amount in the smallest unit as NKMS, with the unit ("1.5 NKMS"). */
+export const formatNkms = (value: bigint): string => `${formatUnits(value, 18)} NKMS`;
 
 /** Whole or decimal NKMS ("1.5") to the smallest unit. */
 export function parseTokens(value: string, what: string): bigint {

@@ -23,6 +23,7 @@ import { initNode } from "../node/init";
 import { createLogger, type Logger } from "../node/log";
 import { startNode, type RunningNode } from "../node/run";
 import { requestNode } from "../protocol/https";
+import { CliError } from "./common";
 
 export const DEVNET_PASSPHRASE = "nkms devnet passphrase (not a secret)";
 
@@ -104,6 +105,25 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Refuses a port something listens on already. Hardhat's JSON-RPC server cannot report that
+ * (its listen error is thrown uncaught), so the port is tried first, just before it listens.
+ */
+async function checkPortFree(port: number): Promise<void> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "EADDRINUSE") throw error;
+    throw new CliError(
+      "PORT_IN_USE",
+      `port ${port} on 127.0.0.1 is in use (another devnet or JSON-RPC node?): stop it, or pass --port <port> (0: any free port)`,
+    );
+  });
+  await new Promise((resolve) => server.close(resolve));
+}
+
 /** The fast duty schedule of devnet nodes (chain time can jump). */
 function tuneForDevnet(config: NodeConfig): void {
   config.workers = 1;
@@ -123,7 +143,6 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   const { hre } = o;
   if (!Number.isInteger(o.nodes) || o.nodes < 1)
     throw new Error(`--nodes must be a positive integer, got ${o.nodes}`);
-  fs.mkdirSync(o.dir, { recursive: true });
   await hre.deployments.fixture(["core"]);
   const contracts: Partial<Record<ContractName, string>> = {};
   for (const [name, record] of Object.entries(await hre.deployments.all())) {
@@ -143,7 +162,9 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     port: o.rpcPort ?? 0,
     provider: hre.network.provider,
   });
+  if (o.rpcPort) await checkPortFree(o.rpcPort);
   const { port } = await server.listen();
+  fs.mkdirSync(o.dir, { recursive: true });
   const rpcUrl = `http://127.0.0.1:${port}`;
   const provider = hre.ethers.provider as unknown as JsonRpcProvider;
   const chainId = (await provider.getNetwork()).chainId;

@@ -13,7 +13,11 @@ export function buildProgram(): Command {
   const program = new Command("nkms")
     .description("NKMS: decentralized key management with threshold proxy re-encryption")
     .version("0.1.0")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // commander's own errors (unknown option, missing value…) as `nkms: [USAGE] …`; subcommands inherit it
+    .configureOutput({
+      outputError: (message, write) => write(`nkms: [USAGE] ${message.replace(/^error: /, "")}`),
+    });
   registerClientCommands(program);
   registerStakeCommands(program);
   registerNodeCommands(program);
@@ -23,6 +27,10 @@ export function buildProgram(): Command {
 
 /** Runs the command line; errors with a `code` are printed as one line and exit non-zero. */
 export function main(argv: string[]): void {
+  // a reader that stops early (`nkms … | head`) is no failure: the rest of the output is dropped
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
   buildProgram()
     .parseAsync(argv)
     .catch((error: unknown) => {

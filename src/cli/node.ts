@@ -33,6 +33,10 @@ export function registerNodeCommands(program: Command): void {
     .option("--staker <address>", "the staker that will bond this operator (default: read on chain)")
     .option("--passphrase-file <file>", "read the keystore passphrase from a file")
     .option("--scrypt-n <n>", "scrypt work factor of the keystores (power of two)", "131072")
+    .addHelpText(
+      "after",
+      "\nExample:\n  nkms node init --dir ~/.nkms/node1 --rpc-url http://127.0.0.1:8545 --network localhost",
+    )
     .action(async (o) => {
       if (!o.network && !o.deployments) {
         throw Object.assign(new Error("give --network <name> or --deployments <file>"), { code: "USAGE" });
@@ -74,6 +78,10 @@ export function registerNodeCommands(program: Command): void {
     .description("start the node (HTTPS service and on-chain duties) until interrupted")
     .requiredOption("--config <file>", "the node's config.json")
     .option("--passphrase-file <file>", "read the keystore passphrase from a file")
+    .addHelpText(
+      "after",
+      "\nExample:\n  nkms node run --config ~/.nkms/node1/config.json --passphrase-file ~/.nkms/node1.pass",
+    )
     .action(async (o) => {
       const config = loadConfig(o.config);
       const passphrase = await readPassphrase({ passphraseFile: o.passphraseFile });
@@ -90,6 +98,7 @@ export function registerNodeCommands(program: Command): void {
     .description("show the node's on-chain and local state")
     .requiredOption("--config <file>", "the node's config.json")
     .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  nkms node status --config ~/.nkms/node1/config.json --json")
     .action(async (o) => {
       const config = loadConfig(o.config);
       const files = nodeFiles(config.dataDir);

@@ -1,10 +1,18 @@
 /** `nkms stake deposit | bond | commit | withdraw | status`: a staker's (and operator's) transactions. */
 import type { Command } from "commander";
-import { formatUnits, getAddress } from "ethers";
+import { getAddress } from "ethers";
 import { clientContracts } from "../client/contracts";
 import { ClientError } from "../client/errors";
 import { mined } from "../client/owner";
-import { connect, output, parseInteger, parseTokens, withNetwork, type NetworkOptions } from "./common";
+import {
+  connect,
+  formatNkms as nkms,
+  output,
+  parseInteger,
+  parseTokens,
+  withNetwork,
+  type NetworkOptions,
+} from "./common";
 
 /** Runs `fn` with the contracts as the paying account and prints what it returns. */
 async function withStaker(
@@ -18,8 +26,6 @@ async function withStaker(
     c.close();
   }
 }
-
-const nkms = (value: bigint) => `${formatUnits(value, 18)} NKMS`;
 
 export function registerStakeCommands(program: Command): void {
   const stake = program
@@ -48,7 +54,8 @@ export function registerStakeCommands(program: Command): void {
     stake
       .command("bond")
       .description("bond a node's operator address to the staker")
-      .requiredOption("--operator <address>", "the operator address `nkms node init` printed"),
+      .requiredOption("--operator <address>", "the operator address `nkms node init` printed")
+      .addHelpText("after", "\nExample:\n  nkms stake bond --operator 0x… --wallet-key 0x…"),
   ).action((o) =>
     withStaker(o, async ({ escrow }) => {
       let operator: string;
@@ -64,7 +71,8 @@ export function registerStakeCommands(program: Command): void {
   withNetwork(
     stake
       .command("commit")
-      .description("commit to the next period (the paying account must be the operator)"),
+      .description("commit to the next period (the paying account must be the operator)")
+      .addHelpText("after", "\nExample:\n  nkms stake commit --wallet-key 0x…        # the operator's key"),
   ).action((o) =>
     withStaker(o, async ({ escrow }) => ({
       transaction: await mined("commitToNextPeriod", escrow.commitToNextPeriod()),
@@ -75,7 +83,8 @@ export function registerStakeCommands(program: Command): void {
     stake
       .command("withdraw")
       .description("withdraw unlocked NKMS (settles rewards first)")
-      .requiredOption("--amount <nkms>", "how much, in NKMS"),
+      .requiredOption("--amount <nkms>", "how much, in NKMS")
+      .addHelpText("after", "\nExample:\n  nkms stake withdraw --amount 1000 --wallet-key 0x…"),
   ).action((o) =>
     withStaker(o, async ({ escrow }) => {
       const amount = parseTokens(o.amount, "--amount");
@@ -87,7 +96,8 @@ export function registerStakeCommands(program: Command): void {
     stake
       .command("status")
       .description("a staker's stake, lock, operator, commitments and rewards")
-      .option("--staker <address>", "the staker (default: the paying account)"),
+      .option("--staker <address>", "the staker (default: the paying account)")
+      .addHelpText("after", "\nExample:\n  nkms stake status --staker 0x…"),
   ).action((o) =>
     withStaker(o, async ({ escrow, token, policyManager }, address) => {
       const staker = o.staker ? getAddress(o.staker) : address;
