@@ -53,11 +53,11 @@ export interface OwnerOptions {
   seed: Uint8Array;
   network: NetworkConfig;
   /**
-   * pays fees and sends the owner's transactions, through one NonceManager over it (unless it is
-   * a NonceManager already): a grant sends up to four transactions back to back, and a provider may
-   * answer the second nonce query from its cache (ethers' JsonRpcProvider shares identical requests
-   * for 250 ms) with the nonce just used. An application that also sends from this account
-   * elsewhere passes the NonceManager it uses itself.
+   * pays fees and sends the owner's transactions. The Owner counts the account's nonces itself
+   * (asking the chain once): a grant sends up to four transactions back to back, and a provider
+   * may answer a nonce query from its cache (ethers' JsonRpcProvider shares identical requests for
+   * 250 ms) with the nonce just used. An application that also sends from this account elsewhere
+   * passes an ethers NonceManager it uses itself, which then counts them instead.
    */
   wallet: EthSigner;
   connector?: NodeConnector;
@@ -186,13 +186,12 @@ export class Owner extends OwnerKeys {
   /** the last entry read of each node's log, by policy id and node */
   private readonly logHeads = new Map<string, AccessLogHead>();
 
-  /** the owner's account: OwnerOptions.wallet, its nonces counted here */
-  private readonly wallet: NonceManager;
+  /** the account's next nonce once known (see transact); undefined: ask the chain */
+  private nonce?: number;
 
   constructor(private readonly o: OwnerOptions) {
     super(o.seed);
-    this.wallet = o.wallet instanceof NonceManager ? o.wallet : new NonceManager(o.wallet);
-    this.contracts = clientContracts(o.network.deployment, this.wallet);
+    this.contracts = clientContracts(o.network.deployment, o.wallet);
     this.ownConnector = !o.connector;
     this.connector = o.connector ?? new NodeConnector(o.nodeTimeoutMs);
   }
@@ -287,13 +286,15 @@ export class Owner extends OwnerKeys {
       const policyIdHex = hexlify(policyId);
       const fee = g.feeRate * BigInt(n) * BigInt(g.periods);
       const budget = g.metering?.budget ?? 0n;
-      const owner = await this.wallet.getAddress();
+      const owner = await this.o.wallet.getAddress();
       const spender = await policyManager.getAddress();
       if ((await token.allowance(owner, spender)) < fee + budget) {
-        transactions.push(await this.transact("approve", () => token.approve(spender, fee + budget)));
+        transactions.push(
+          await this.transact("approve", (overrides) => token.approve(spender, fee + budget, overrides)),
+        );
       }
       transactions.push(
-        await this.transact("createPolicy", () =>
+        await this.transact("createPolicy", (overrides) =>
           policyManager.createPolicy(
             policyIdHex,
             computeAddress(hexlify(recipientKey.toCompressedBytes())),
@@ -301,20 +302,21 @@ export class Owner extends OwnerKeys {
             endPeriod,
             g.feeRate,
             chosen.map((c) => c.staker),
+            overrides,
           ),
         ),
       );
       if (g.metering) {
         const { price } = g.metering;
         transactions.push(
-          await this.transact("setReencryptionPrice", () =>
-            policyManager.setReencryptionPrice(policyIdHex, price),
+          await this.transact("setReencryptionPrice", (overrides) =>
+            policyManager.setReencryptionPrice(policyIdHex, price, overrides),
           ),
         );
         if (budget > 0n) {
           transactions.push(
-            await this.transact("fundReencryptions", () =>
-              policyManager.fundReencryptions(policyIdHex, budget),
+            await this.transact("fundReencryptions", (overrides) =>
+              policyManager.fundReencryptions(policyIdHex, budget, overrides),
             ),
           );
         }
@@ -332,7 +334,11 @@ export class Owner extends OwnerKeys {
       for (const { candidate, error } of delivered.failures) failures.push(failureOf(candidate.node, error));
       const position = (staker: string) => chosen.findIndex((c) => c.staker === staker);
       if (held.size < m) {
-        transactions.push(await this.transact("revokePolicy", () => policyManager.revokePolicy(policyIdHex)));
+        transactions.push(
+          await this.transact("revokePolicy", (overrides) =>
+            policyManager.revokePolicy(policyIdHex, overrides),
+          ),
+        );
         throw new NodesFailedError(
           "GRANT_FAILED",
           `grant of ${m}-of-${n} (policy revoked and refunded)`,
@@ -343,8 +349,8 @@ export class Owner extends OwnerKeys {
       }
       for (const node of chosen.filter((c) => !held.has(c.staker))) {
         transactions.push(
-          await this.transact(`revokeNode ${node.staker}`, () =>
-            policyManager.revokeNode(policyIdHex, position(node.staker)),
+          await this.transact(`revokeNode ${node.staker}`, (overrides) =>
+            policyManager.revokeNode(policyIdHex, position(node.staker), overrides),
           ),
         );
       }
@@ -390,7 +396,7 @@ export class Owner extends OwnerKeys {
       ownerSigner: this.signer,
       delegatingKey: label.publicKey().toCompressedBytes(),
       recipientVerifyingKey: recipientKey.toCompressedBytes(),
-      ownerAccount: this.wallet,
+      ownerAccount: this.o.wallet,
     });
     const receipt = await this.connector.send(node, "/v1/shares", encode(PolicyShare, share), ShareReceipt, {
       signal,
@@ -452,8 +458,8 @@ export class Owner extends OwnerKeys {
       if (options.onChain ?? true) {
         const id = hexlify(map.policyId);
         if (await this.contracts.policyManager.isPolicyActive(id)) {
-          transaction = await this.transact("revokePolicy", () =>
-            this.contracts.policyManager.revokePolicy(id),
+          transaction = await this.transact("revokePolicy", (overrides) =>
+            this.contracts.policyManager.revokePolicy(id, overrides),
           );
         }
       }
@@ -575,20 +581,27 @@ export class Owner extends OwnerKeys {
   }
 
   /**
-   * Sends a transaction and waits for it to be mined. A failure resets the nonce count: a
-   * transaction refused before it was sent (a revert found by the gas estimate) used no nonce,
-   * though the NonceManager counted one, and every later transaction would wait behind the gap.
+   * Sends a transaction with the account's next nonce and waits for it to be mined. A transaction
+   * refused before it was sent (a revert found by the gas estimate) leaves its nonce free for the
+   * next; one refused because its nonce was taken (by a transaction sent from this account
+   * elsewhere) makes the next ask the chain again.
    */
   private async transact(
     name: string,
-    send: () => Promise<ContractTransactionResponse>,
+    send: (overrides: { nonce?: number }) => Promise<ContractTransactionResponse>,
   ): Promise<TransactionRecord> {
+    // a NonceManager counts the nonces itself
+    const counted = !(this.o.wallet instanceof NonceManager);
+    const nonce = counted ? (this.nonce ?? (await this.o.wallet.getNonce("pending"))) : undefined;
+    let sent: ContractTransactionResponse;
     try {
-      return await mined(name, send());
+      sent = await send(nonce === undefined ? {} : { nonce });
     } catch (error) {
-      this.wallet.reset();
-      throw error;
+      this.nonce = (error as { code?: string }).code === "NONCE_EXPIRED" ? undefined : nonce;
+      throw chainError(name, error);
     }
+    if (nonce !== undefined) this.nonce = nonce + 1;
+    return mined(name, Promise.resolve(sent));
   }
 
   /** Releases the connections of the node connector this owner created. */
