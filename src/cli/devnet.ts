@@ -164,166 +164,185 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   });
   if (o.rpcPort) await checkPortFree(o.rpcPort);
   const { port } = await server.listen();
-  fs.mkdirSync(o.dir, { recursive: true });
-  const rpcUrl = `http://127.0.0.1:${port}`;
-  const provider = hre.ethers.provider as unknown as JsonRpcProvider;
-  const chainId = (await provider.getNetwork()).chainId;
-  const deployment: Deployment = { chainId, contracts };
-  const [deployerSigner] = await hre.ethers.getSigners();
-  const governance = clientContracts(deployment, deployerSigner);
-
-  const fund = async (address: string, nkms: bigint) => {
-    await hre.network.provider.send("hardhat_setBalance", [address, "0x56BC75E2D63100000"]);
-    if (nkms > 0n) await (await governance.token.transfer(address, nkms)).wait();
-  };
-  const owner = new Wallet(Wallet.createRandom().privateKey, provider);
-  const recipient = new Wallet(Wallet.createRandom().privateKey, provider);
-  await fund(owner.address, tokens(100_000n));
-  await fund(recipient.address, 0n);
-
-  const file = path.join(o.dir, "devnet.json");
-  const devnetFile: DevnetFile = {
-    chainId: Number(chainId),
-    rpcUrl,
-    contracts: contracts as Record<string, string>,
-    nodes: [],
-    accounts: { owner: owner.privateKey, recipient: recipient.privateKey, stakers: [] },
-  };
-  const write = () => fs.writeFileSync(file, JSON.stringify(devnetFile, null, 2) + "\n");
-  write();
-
-  const logger = o.logger ?? createLogger("warn");
+  // from here on a failure stops what was started (a listening server would keep the process up)
   const nodes: DevnetNode[] = [];
-  for (let i = 0; i < o.nodes; i++) {
-    const dir = path.join(o.dir, `node-${i}`);
-    fs.rmSync(dir, { recursive: true, force: true });
-    const init = await initNode({
-      dir,
-      passphrase: DEVNET_PASSPHRASE,
-      rpcUrl,
-      deploymentsFile: file,
-      publicHost: "127.0.0.1",
-      listenHost: "127.0.0.1",
-      port: await freePort(),
-      scryptN: 1 << 10,
-    });
-    const raw = JSON.parse(fs.readFileSync(init.configFile, "utf8")) as NodeConfig;
-    tuneForDevnet(raw);
-    o.tune?.(raw, i);
-    fs.writeFileSync(init.configFile, JSON.stringify(raw, null, 2) + "\n");
-    const staker = new Wallet(Wallet.createRandom().privateKey, provider);
-    const stake = tokens(o.stakeTokens?.(i) ?? 20_000n + 10_000n * BigInt(i));
-    await fund(staker.address, stake);
-    await fund(init.operatorAddress, 0n);
-    const asStaker = clientContracts(deployment, staker);
-    await (await asStaker.token.approve(contracts.StakingEscrow!, stake)).wait();
-    await (await asStaker.escrow.deposit(stake, 60)).wait();
-    await (await asStaker.escrow.bondOperator(init.operatorAddress)).wait();
-    const node: DevnetNode = {
-      index: i,
-      dir,
-      configFile: init.configFile,
-      config: loadConfig(init.configFile),
-      staker,
-      operator: getAddress(init.operatorAddress),
-      url: init.config.publicUrl,
+  let stopStarted = async (): Promise<void> => {};
+  try {
+    fs.mkdirSync(o.dir, { recursive: true });
+    const rpcUrl = `http://127.0.0.1:${port}`;
+    const provider = hre.ethers.provider as unknown as JsonRpcProvider;
+    const chainId = (await provider.getNetwork()).chainId;
+    const deployment: Deployment = { chainId, contracts };
+    const [deployerSigner] = await hre.ethers.getSigners();
+    const governance = clientContracts(deployment, deployerSigner);
+
+    const fund = async (address: string, nkms: bigint) => {
+      await hre.network.provider.send("hardhat_setBalance", [address, "0x56BC75E2D63100000"]);
+      if (nkms > 0n) await (await governance.token.transfer(address, nkms)).wait();
     };
-    nodes.push(node);
-    devnetFile.nodes.push({
-      url: node.url,
-      staker: staker.address,
-      operator: node.operator,
-      configFile: init.configFile,
-    });
-    devnetFile.accounts.stakers.push(staker.privateKey);
-  }
-  write();
+    const owner = new Wallet(Wallet.createRandom().privateKey, provider);
+    const recipient = new Wallet(Wallet.createRandom().privateKey, provider);
+    await fund(owner.address, tokens(100_000n));
+    await fund(recipient.address, 0n);
 
-  const passphraseFile = path.join(o.dir, "passphrase");
-  fs.writeFileSync(passphraseFile, DEVNET_PASSPHRASE, { mode: 0o600 });
-  const startOne = async (i: number) => {
-    const node = nodes[i];
-    if (node.running || alive(node.process)) return;
-    const asProcess = o.processes === true || (Array.isArray(o.processes) && o.processes.includes(i));
-    if (!asProcess) {
-      node.running = await startNode(node.config, DEVNET_PASSPHRASE, { logger });
-      return;
+    const file = path.join(o.dir, "devnet.json");
+    const devnetFile: DevnetFile = {
+      chainId: Number(chainId),
+      rpcUrl,
+      contracts: contracts as Record<string, string>,
+      nodes: [],
+      accounts: { owner: owner.privateKey, recipient: recipient.privateKey, stakers: [] },
+    };
+    const write = () => fs.writeFileSync(file, JSON.stringify(devnetFile, null, 2) + "\n");
+    write();
+
+    const logger = o.logger ?? createLogger("warn");
+    for (let i = 0; i < o.nodes; i++) {
+      const dir = path.join(o.dir, `node-${i}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+      const init = await initNode({
+        dir,
+        passphrase: DEVNET_PASSPHRASE,
+        rpcUrl,
+        deploymentsFile: file,
+        publicHost: "127.0.0.1",
+        listenHost: "127.0.0.1",
+        port: await freePort(),
+        scryptN: 1 << 10,
+      });
+      const raw = JSON.parse(fs.readFileSync(init.configFile, "utf8")) as NodeConfig;
+      tuneForDevnet(raw);
+      o.tune?.(raw, i);
+      fs.writeFileSync(init.configFile, JSON.stringify(raw, null, 2) + "\n");
+      const staker = new Wallet(Wallet.createRandom().privateKey, provider);
+      const stake = tokens(o.stakeTokens?.(i) ?? 20_000n + 10_000n * BigInt(i));
+      await fund(staker.address, stake);
+      await fund(init.operatorAddress, 0n);
+      const asStaker = clientContracts(deployment, staker);
+      await (await asStaker.token.approve(contracts.StakingEscrow!, stake)).wait();
+      await (await asStaker.escrow.deposit(stake, 60)).wait();
+      await (await asStaker.escrow.bondOperator(init.operatorAddress)).wait();
+      const node: DevnetNode = {
+        index: i,
+        dir,
+        configFile: init.configFile,
+        config: loadConfig(init.configFile),
+        staker,
+        operator: getAddress(init.operatorAddress),
+        url: init.config.publicUrl,
+      };
+      nodes.push(node);
+      devnetFile.nodes.push({
+        url: node.url,
+        staker: staker.address,
+        operator: node.operator,
+        configFile: init.configFile,
+      });
+      devnetFile.accounts.stakers.push(staker.privateKey);
     }
-    const child = spawn(
-      process.execPath,
-      [BIN, "node", "run", "--config", node.configFile, "--passphrase-file", passphraseFile],
-      { stdio: ["ignore", "ignore", fs.openSync(path.join(node.dir, "node.log"), "a")] },
-    );
-    node.process = child;
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const up = await requestNode({ url: node.url, method: "GET", path: "/health", timeoutMs: 1_000 }).then(
-        () => true,
-        () => false,
+    write();
+
+    const passphraseFile = path.join(o.dir, "passphrase");
+    fs.writeFileSync(passphraseFile, DEVNET_PASSPHRASE, { mode: 0o600 });
+    const startOne = async (i: number) => {
+      const node = nodes[i];
+      if (node.running || alive(node.process)) return;
+      const asProcess = o.processes === true || (Array.isArray(o.processes) && o.processes.includes(i));
+      if (!asProcess) {
+        node.running = await startNode(node.config, DEVNET_PASSPHRASE, { logger });
+        return;
+      }
+      const child = spawn(
+        process.execPath,
+        [BIN, "node", "run", "--config", node.configFile, "--passphrase-file", passphraseFile],
+        { stdio: ["ignore", "ignore", fs.openSync(path.join(node.dir, "node.log"), "a")] },
       );
-      if (up) return;
-      if (child.exitCode !== null || Date.now() > deadline) {
-        child.kill("SIGKILL");
-        node.process = undefined;
-        throw new Error(`node ${i} did not start (see ${path.join(node.dir, "node.log")})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  };
-  const stopOne = async (i: number) => {
-    const node = nodes[i];
-    const { running, process: child } = node;
-    node.running = undefined;
-    node.process = undefined;
-    await running?.close();
-    if (alive(child)) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-  };
-  await Promise.all(nodes.map((n) => startOne(n.index)));
-  // Nodes are sampled once committed to the next period. Move the chain into that period and
-  // wait for the next commitments, so every node also serves (and earns) the current period.
-  const waitForCommitments = async (period: bigint) => {
-    for (const node of nodes) {
-      const deadline = Date.now() + 30_000;
-      while (!(await governance.escrow.committed(node.staker.address, period))) {
-        if (Date.now() > deadline) {
-          throw new Error(`node ${node.index} (${node.staker.address}) did not commit to period ${period}`);
+      node.process = child;
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const up = await requestNode({
+          url: node.url,
+          method: "GET",
+          path: "/health",
+          timeoutMs: 1_000,
+        }).then(
+          () => true,
+          () => false,
+        );
+        if (up) return;
+        if (child.exitCode !== null || Date.now() > deadline) {
+          child.kill("SIGKILL");
+          node.process = undefined;
+          throw new Error(`node ${i} did not start (see ${path.join(node.dir, "node.log")})`);
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
-    }
-  };
-  const period = BigInt(await governance.escrow.currentPeriod());
-  await waitForCommitments(period + 1n);
-  const periodLength = BigInt(await governance.escrow.periodLength());
-  await hre.network.provider.send("evm_setNextBlockTimestamp", [
-    `0x${((period + 1n) * periodLength).toString(16)}`,
-  ]);
-  await hre.network.provider.send("evm_mine", []);
-  await waitForCommitments(period + 2n);
-
-  return {
-    file,
-    rpcUrl,
-    chainId,
-    deployment,
-    network: { chainId, deployment, nodeUrls: nodes.map((n) => n.url) },
-    provider,
-    contracts: governance,
-    deployer: { address: deployerSigner.address },
-    owner,
-    recipient,
-    nodes,
-    startNode: startOne,
-    stopNode: stopOne,
-    async close() {
+    };
+    const stopOne = async (i: number) => {
+      const node = nodes[i];
+      const { running, process: child } = node;
+      node.running = undefined;
+      node.process = undefined;
+      await running?.close();
+      if (alive(child)) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    };
+    stopStarted = async () => {
       await Promise.all(nodes.map((node) => stopOne(node.index)));
-      await server.close();
-    },
-  };
+    };
+    // every start settles before a failure is reported, so that what did start is stopped
+    const started = await Promise.allSettled(nodes.map((n) => startOne(n.index)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    // Nodes are sampled once committed to the next period. Move the chain into that period and
+    // wait for the next commitments, so every node also serves (and earns) the current period.
+    const waitForCommitments = async (period: bigint) => {
+      for (const node of nodes) {
+        const deadline = Date.now() + 30_000;
+        while (!(await governance.escrow.committed(node.staker.address, period))) {
+          if (Date.now() > deadline) {
+            throw new Error(`node ${node.index} (${node.staker.address}) did not commit to period ${period}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    };
+    const period = BigInt(await governance.escrow.currentPeriod());
+    await waitForCommitments(period + 1n);
+    const periodLength = BigInt(await governance.escrow.periodLength());
+    await hre.network.provider.send("evm_setNextBlockTimestamp", [
+      `0x${((period + 1n) * periodLength).toString(16)}`,
+    ]);
+    await hre.network.provider.send("evm_mine", []);
+    await waitForCommitments(period + 2n);
+
+    return {
+      file,
+      rpcUrl,
+      chainId,
+      deployment,
+      network: { chainId, deployment, nodeUrls: nodes.map((n) => n.url) },
+      provider,
+      contracts: governance,
+      deployer: { address: deployerSigner.address },
+      owner,
+      recipient,
+      nodes,
+      startNode: startOne,
+      stopNode: stopOne,
+      async close() {
+        await stopStarted();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await stopStarted().catch(() => undefined);
+    await server.close();
+    throw error;
+  }
 }
 
 /** `nkms devnet up --nodes N`: the devnet until Ctrl-C. */
