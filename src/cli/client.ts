@@ -57,6 +57,28 @@ async function withOwner(
   }
 }
 
+/** The recipient's policy map; the owner's copy given in its place is named as such. */
+function openPolicyMap(recipient: Recipient, file: string): ReturnType<Recipient["openPolicy"]> {
+  const bytes = fs.readFileSync(file);
+  try {
+    return recipient.openPolicy(bytes);
+  } catch (error) {
+    let ownerCopy = false;
+    try {
+      decode(PolicyMap, bytes);
+      ownerCopy = true;
+    } catch {
+      // not that either: the recipient's error stands
+    }
+    if (!ownerCopy) throw error;
+    throw new ClientError(
+      "INVALID_DATA",
+      `${file} is the owner's copy of a policy (\`nkms grant --owner-copy\`); retrieve takes the ` +
+        "policy map the owner sent (`nkms grant --out`, by default policy.map)",
+    );
+  }
+}
+
 function readPolicyMap(file: string): PolicyMap {
   try {
     return decode(PolicyMap, fs.readFileSync(file));
@@ -286,7 +308,7 @@ export function registerClientCommands(program: Command): void {
           : undefined,
       });
       try {
-        const policy = recipient.openPolicy(fs.readFileSync(o.policy));
+        const policy = openPolicyMap(recipient, o.policy);
         const size = fs.statSync(o.in).size;
         const written = await writeChunks(
           o.out,

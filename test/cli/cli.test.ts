@@ -245,6 +245,20 @@ describe("cli: the nkms binary against a devnet", function () {
         /KEYSTORE_MISSING/,
       ],
       [["policy", "status", "--id", "0x" + "11".repeat(16), "--devnet", "nowhere.json"], /no devnet file/],
+      [
+        [
+          "retrieve",
+          "--key",
+          "bob.json",
+          "--policy",
+          "policy.owner",
+          "--in",
+          "secret.nkms",
+          "--out",
+          "x.bin",
+        ],
+        /\[INVALID_DATA\] policy\.owner is the owner's copy of a policy .* retrieve takes the policy map/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = await nkms(...args);
