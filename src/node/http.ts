@@ -55,6 +55,9 @@ export interface NodeServerOptions {
   health: () => Record<string, unknown>;
 }
 
+/** How long a stopping node lets the requests under way finish. */
+const CLOSE_GRACE_MS = 10_000;
+
 export class NodeServer {
   readonly server: https.Server;
   private readonly routes: Map<string, Route>;
@@ -121,14 +124,14 @@ export class NodeServer {
   }
 
   /**
-   * Takes no new connection and lets the requests under way finish (for at most `graceMs`, then
-   * drops every connection): a stop or an upgrade fails no request already received. Kept-alive
-   * connections are closed as soon as they are idle.
+   * Takes no new connection and lets the requests under way finish (for at most
+   * CLOSE_GRACE_MS, then drops every connection): a stop or an upgrade fails no request already
+   * received. Kept-alive connections are closed as soon as they are idle.
    */
-  close(graceMs = 10_000): Promise<void> {
+  close(): Promise<void> {
     return new Promise((resolve) => {
       const idle = setInterval(() => this.server.closeIdleConnections(), 25);
-      const force = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      const force = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
       this.server.close(() => {
         clearInterval(idle);
         clearTimeout(force);
