@@ -9,7 +9,8 @@ const { join } = require("node:path");
 const { execFileSync, execSync } = require("node:child_process");
 
 const root = join(__dirname, "..");
-const lock = readFileSync(join(root, "package-lock.json"));
+const lockFile = join(root, "package-lock.json");
+const lock = readFileSync(lockFile);
 const digest = createHash("sha256").update(lock).digest("hex");
 const marker = join(root, "node_modules", ".nkms-lock-sha256");
 // npm's own record of an install (written by `npm ci` and `npm install`): without our marker, an
@@ -18,7 +19,7 @@ const npmRecord = join(root, "node_modules", ".package-lock.json");
 
 const current = existsSync(marker)
   ? readFileSync(marker, "utf8") === digest
-  : existsSync(npmRecord) && statSync(npmRecord).mtimeMs >= statSync(join(root, "package-lock.json")).mtimeMs;
+  : existsSync(npmRecord) && statSync(npmRecord).mtimeMs >= statSync(lockFile).mtimeMs;
 if (!current) {
   console.log("nkms: installing locked dependencies (npm ci) ...");
   execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });

@@ -11,7 +11,7 @@ import { Recipient } from "../client/recipient";
 import { encryptStream } from "../client/writer";
 import { clientContracts } from "../client/contracts";
 import { PublicKey, SecretKeyFactory, type SecretKey } from "../pre";
-import { decode, encode } from "../protocol/codec";
+import { decode, encode, typeOf, type MessageType } from "../protocol/codec";
 import { PolicyMap } from "../protocol/policy-map";
 import {
   CliError,
@@ -60,22 +60,22 @@ async function withOwner(
 /** The recipient's policy map; the owner's copy given in its place is named as such. */
 function openPolicyMap(recipient: Recipient, file: string): ReturnType<Recipient["openPolicy"]> {
   const bytes = fs.readFileSync(file);
-  try {
-    return recipient.openPolicy(bytes);
-  } catch (error) {
-    let ownerCopy = false;
-    try {
-      decode(PolicyMap, bytes);
-      ownerCopy = true;
-    } catch {
-      // not that either: the recipient's error stands
-    }
-    if (!ownerCopy) throw error;
+  if (isMessageOf(PolicyMap, bytes)) {
     throw new ClientError(
       "INVALID_DATA",
       `${file} is the owner's copy of a policy (\`nkms grant --owner-copy\`); retrieve takes the ` +
         "policy map the owner sent (`nkms grant --out`, by default policy.map)",
     );
+  }
+  return recipient.openPolicy(bytes);
+}
+
+/** Whether `bytes` start with the header of a `type` message (anything else, unreadable included: no). */
+function isMessageOf<T>(type: MessageType<T>, bytes: Uint8Array): boolean {
+  try {
+    return typeOf(bytes).tag === type.tag;
+  } catch {
+    return false;
   }
 }
 

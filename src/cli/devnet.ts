@@ -166,7 +166,21 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   const { port } = await server.listen();
   // from here on a failure stops what was started (a listening server would keep the process up)
   const nodes: DevnetNode[] = [];
-  let stopStarted = async (): Promise<void> => {};
+  const stopOne = async (i: number) => {
+    const node = nodes[i];
+    const { running, process: child } = node;
+    node.running = undefined;
+    node.process = undefined;
+    await running?.close();
+    if (alive(child)) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  };
+  const stopAll = async () => {
+    await Promise.all(nodes.map((node) => stopOne(node.index)));
+  };
   try {
     fs.mkdirSync(o.dir, { recursive: true });
     const rpcUrl = `http://127.0.0.1:${port}`;
@@ -278,21 +292,6 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     };
-    const stopOne = async (i: number) => {
-      const node = nodes[i];
-      const { running, process: child } = node;
-      node.running = undefined;
-      node.process = undefined;
-      await running?.close();
-      if (alive(child)) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
-      }
-    };
-    stopStarted = async () => {
-      await Promise.all(nodes.map((node) => stopOne(node.index)));
-    };
     // every start settles before a failure is reported, so that what did start is stopped
     const started = await Promise.allSettled(nodes.map((n) => startOne(n.index)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -334,12 +333,12 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       startNode: startOne,
       stopNode: stopOne,
       async close() {
-        await stopStarted();
+        await stopAll();
         await server.close();
       },
     };
   } catch (error) {
-    await stopStarted().catch(() => undefined);
+    await stopAll().catch(() => undefined);
     await server.close();
     throw error;
   }

@@ -601,7 +601,7 @@ export class Owner extends OwnerKeys {
       throw chainError(name, error);
     }
     if (nonce !== undefined) this.nonce = nonce + 1;
-    return mined(name, Promise.resolve(sent));
+    return confirmed(name, sent);
   }
 
   /** Releases the connections of the node connector this owner created. */
@@ -620,9 +620,18 @@ export async function mined(
   pending: Promise<ContractTransactionResponse>,
 ): Promise<TransactionRecord> {
   let tx: ContractTransactionResponse;
-  let receipt: Awaited<ReturnType<ContractTransactionResponse["wait"]>>;
   try {
     tx = await pending;
+  } catch (error) {
+    throw chainError(name, error);
+  }
+  return confirmed(name, tx);
+}
+
+/** Waits for a sent transaction to be mined; a failed one is a CHAIN_ERROR naming `name`. */
+async function confirmed(name: string, tx: ContractTransactionResponse): Promise<TransactionRecord> {
+  let receipt: Awaited<ReturnType<ContractTransactionResponse["wait"]>>;
+  try {
     receipt = await tx.wait();
   } catch (error) {
     throw chainError(name, error);
